@@ -1,0 +1,80 @@
+//! Cookie sessions: created at login, looked up per request, ended at
+//! logout, password change or deactivation.
+
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+
+use super::token;
+use crate::db::entities::{sessions, users};
+use crate::domain::DomainError;
+
+/// `last_used_at` is refreshed at most this often, so reads stay reads.
+const TOUCH_EVERY: Duration = Duration::minutes(5);
+
+/// Creates a session and returns the cookie value (shown once, stored hashed).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    ttl: Duration,
+    user_agent: Option<String>,
+    ip: Option<String>,
+) -> Result<String, DomainError> {
+    let value = token::generate("")?;
+    let now = Utc::now();
+    sessions::ActiveModel {
+        user_id: Set(user_id),
+        token_hash: Set(token::hash(&value)),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        expires_at: Set(now + ttl),
+        user_agent: Set(user_agent.map(|s| s.chars().take(500).collect())),
+        ip: Set(ip),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(value)
+}
+
+/// The active user behind a session cookie value, if the session is valid.
+pub async fn user_for(
+    db: &impl ConnectionTrait,
+    value: &str,
+) -> Result<Option<users::Model>, DomainError> {
+    let now = Utc::now();
+    let Some(session) = sessions::Entity::find()
+        .filter(sessions::Column::TokenHash.eq(token::hash(value)))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if session.expires_at <= now {
+        sessions::Entity::delete_by_id(session.id).exec(db).await?;
+        return Ok(None);
+    }
+    let user = users::Entity::find_by_id(session.user_id).one(db).await?;
+    let Some(user) = user.filter(|u| u.is_active) else {
+        return Ok(None);
+    };
+    if now - session.last_used_at > TOUCH_EVERY {
+        let id = session.id;
+        let mut am: sessions::ActiveModel = session.into();
+        am.last_used_at = Set(now);
+        if let Err(e) = am.update(db).await {
+            tracing::warn!(session_id = id, error = %e, "could not refresh session");
+        }
+    }
+    Ok(Some(user))
+}
+
+/// Ends the session with this cookie value (no error if there is none).
+pub async fn delete(db: &impl ConnectionTrait, value: &str) -> Result<(), DomainError> {
+    sessions::Entity::delete_many()
+        .filter(sessions::Column::TokenHash.eq(token::hash(value)))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! One `Settings` struct, read once from flags and environment variables and
+//! validated at start. Every setting has a default that works on a fresh
+//! machine (the embedded default: SQLite under ./data, in-process bus, mail
+//! to the log). Invalid settings end the process with one clear line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
+/// Where the data lives; shared by every subcommand that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct DbSettings {
+    /// Database URL: postgres://user@host/db or sqlite://path?mode=rwc.
+    /// Default: an SQLite file `messaging.db` in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Directory for the embedded database, attachments and the mail outbox.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+impl DbSettings {
+    /// The effective database URL (the SQLite default resolved).
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(u) if !u.trim().is_empty() => u.trim().to_owned(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("messaging.db").display()
+            ),
+        }
+    }
+
+    /// Checks the URL and creates the data directory for SQLite.
+    pub fn validate(&self) -> Result<(), String> {
+        let url = self.url();
+        match crate::db::DbKind::from_url(&url) {
+            Some(crate::db::DbKind::Sqlite) => {
+                std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+                    format!(
+                        "DATA_DIR {} cannot be created: {e}",
+                        self.data_dir.display()
+                    )
+                })?;
+                Ok(())
+            }
+            Some(crate::db::DbKind::Postgres) => Url::parse(&url)
+                .map(|_| ())
+                .map_err(|e| format!("DATABASE_URL is not a valid URL: {e}")),
+            None => Err(format!(
+                "DATABASE_URL must start with postgres:// or sqlite: (got {:?})",
+                redact(&url)
+            )),
+        }
+    }
+}
+
+/// Log settings, shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `backend=debug,info`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+/// Settings of `messaging serve`.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub db: DbSettings,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// The URL members use to reach the service (scheme, host, port; behind
+    /// nginx the public https URL). Used for links in e-mails, the cookie
+    /// Secure flag and the default allowed origin.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    /// Redis URL for the event bus and presence across instances
+    /// (redis://host:6379). Default: in-process (one instance).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// SMTP URL for e-mail notifications (smtp://user:pass@host:587 or
+    /// smtps://…). Default: e-mails are written to the log.
+    #[arg(long, env = "SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// Comma-separated origins allowed to make cookie-authenticated
+    /// state-changing requests. Default: the origin of PUBLIC_URL.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Directory with the built SPA (`trunk build` output).
+    #[arg(long, env = "STATIC_DIR", default_value = "./dist")]
+    pub static_dir: PathBuf,
+
+    /// Database pool size.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+
+    /// Session lifetime in days.
+    #[arg(long, env = "SESSION_TTL_DAYS", default_value_t = 30)]
+    pub session_ttl_days: u32,
+
+    /// Trust X-Forwarded-For / Forwarded from the proxy in front (nginx)
+    /// for the client IP used by rate limits. Only enable behind a proxy.
+    #[arg(long, env = "TRUST_PROXY_HEADERS", default_value_t = false)]
+    pub trust_proxy_headers: bool,
+
+    /// E-mail of the administrator created on the first start.
+    #[arg(long, env = "ADMIN_EMAIL", default_value = "admin@example.com")]
+    pub admin_email: String,
+
+    /// Failed logins allowed per account within 15 minutes.
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub login_max_failures_per_account: u32,
+
+    /// Login attempts allowed per client IP within 15 minutes.
+    #[arg(long, env = "LOGIN_MAX_ATTEMPTS_PER_IP", default_value_t = 30)]
+    pub login_max_attempts_per_ip: u32,
+
+    /// Largest JSON request body in bytes.
+    #[arg(long, env = "MAX_JSON_BYTES", default_value_t = 64 * 1024)]
+    pub max_json_bytes: usize,
+}
+
+/// What `Settings::validate` derives and checks once at start.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub allowed_origins: Vec<String>,
+    pub secure_cookies: bool,
+}
+
+impl Settings {
+    /// Checks every setting; the error is one line naming the setting.
+    pub fn validate(&self) -> Result<Validated, String> {
+        self.db.validate()?;
+        let bind: SocketAddr = self.bind.parse().map_err(|_| {
+            format!(
+                "BIND must be an address:port like 127.0.0.1:8080 (got {:?})",
+                self.bind
+            )
+        })?;
+        let public_url = Url::parse(&self.public_url)
+            .map_err(|e| format!("PUBLIC_URL is not a valid URL ({e}): {:?}", self.public_url))?;
+        if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
+            return Err(format!(
+                "PUBLIC_URL must be an http(s) URL with a host (got {:?})",
+                self.public_url
+            ));
+        }
+        if let Some(r) = self.redis_url.as_deref().filter(|s| !s.is_empty()) {
+            let u = Url::parse(r).map_err(|e| format!("REDIS_URL is not a valid URL: {e}"))?;
+            if !matches!(u.scheme(), "redis" | "rediss") {
+                return Err(format!(
+                    "REDIS_URL must start with redis:// or rediss:// (got {:?})",
+                    redact(r)
+                ));
+            }
+        }
+        if let Some(s) = self.smtp_url.as_deref().filter(|s| !s.is_empty()) {
+            let u = Url::parse(s).map_err(|e| format!("SMTP_URL is not a valid URL: {e}"))?;
+            if !matches!(u.scheme(), "smtp" | "smtps") {
+                return Err(format!(
+                    "SMTP_URL must start with smtp:// or smtps:// (got {:?})",
+                    redact(s)
+                ));
+            }
+        }
+        let mut allowed_origins = Vec::new();
+        for o in self
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+        {
+            let u = Url::parse(o).map_err(|_| {
+                format!("ALLOWED_ORIGINS: {o:?} is not an origin like https://example.pl")
+            })?;
+            allowed_origins.push(u.origin().ascii_serialization());
+        }
+        if allowed_origins.is_empty() {
+            allowed_origins.push(public_url.origin().ascii_serialization());
+            // On a developer machine 127.0.0.1 and localhost are the same place.
+            if let Some(host) = public_url.host_str() {
+                if host == "127.0.0.1" || host == "localhost" {
+                    let mut alt = public_url.clone();
+                    let other = if host == "localhost" {
+                        "127.0.0.1"
+                    } else {
+                        "localhost"
+                    };
+                    if alt.set_host(Some(other)).is_ok() {
+                        allowed_origins.push(alt.origin().ascii_serialization());
+                    }
+                }
+            }
+        }
+        if !crate::domain::users::is_valid_email(&self.admin_email) {
+            return Err(format!(
+                "ADMIN_EMAIL is not a valid e-mail address: {:?}",
+                self.admin_email
+            ));
+        }
+        if self.session_ttl_days == 0 {
+            return Err("SESSION_TTL_DAYS must be at least 1".into());
+        }
+        if self.database_max_connections == 0 {
+            return Err("DATABASE_MAX_CONNECTIONS must be at least 1".into());
+        }
+        Ok(Validated {
+            bind,
+            secure_cookies: public_url.scheme() == "https",
+            public_url,
+            allowed_origins,
+        })
+    }
+}
+
+/// Hides the password of a URL for messages.
+fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

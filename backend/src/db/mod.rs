@@ -1,0 +1,69 @@
+//! Database access: connecting (PostgreSQL or the embedded SQLite default),
+//! migrating, and the sea-orm entities. Queries are written once against
+//! sea-orm; a dialect difference lives here, next to a test of its SQL.
+
+pub mod entities;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+
+/// Which kind of database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Postgres,
+    Sqlite,
+}
+
+impl DbKind {
+    /// Recognises `postgres://`, `postgresql://` and `sqlite:` URLs.
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
+/// Opens a pool. SQLite gets WAL and a busy timeout so that concurrent
+/// writers wait instead of failing with "database is locked".
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let kind = DbKind::from_url(url)
+        .ok_or_else(|| DbErr::Custom(format!("unsupported database URL: {url}")))?;
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    match kind {
+        DbKind::Postgres => {
+            opts.max_connections(max_connections).min_connections(1);
+        }
+        DbKind::Sqlite => {
+            // One writer at a time is SQLite's model; a small pool keeps
+            // readers concurrent under WAL.
+            opts.max_connections(max_connections.min(8))
+                .min_connections(1);
+        }
+    }
+    let db = Database::connect(opts).await?;
+    if kind == DbKind::Sqlite {
+        for pragma in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA foreign_keys = ON",
+        ] {
+            db.execute_unprepared(pragma).await?;
+        }
+    }
+    Ok(db)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}

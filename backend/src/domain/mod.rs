@@ -1,0 +1,31 @@
+//! The rules of the service, free of HTTP: handlers and the CLI call these
+//! with plain values and a connection.
+
+pub mod users;
+
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}

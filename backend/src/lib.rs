@@ -1,0 +1,13 @@
+//! The messaging service: the HTTP API and SSE server, and the CLI that
+//! administers it. `main.rs` only calls `cli::main`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,142 @@
+//! Builds the application (database, migrations, first admin, routes,
+//! middleware) and binds it to a port; `run_until_stopped` serves. Tests
+//! build it on port 0 and talk HTTP to it.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpMessage, HttpServer, web};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Settings;
+use crate::domain::users::{self, NewUser};
+use crate::error::{self, ApiError};
+use crate::routes;
+use crate::state::AppState;
+
+/// Credentials of the administrator created on the very first start.
+#[derive(Debug, Clone)]
+pub struct FirstAdmin {
+    pub email: String,
+    pub password: String,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: AppState,
+    pub first_admin: Option<FirstAdmin>,
+}
+
+impl Application {
+    /// Validates the settings, connects, migrates, creates the first admin
+    /// when there are no users, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let config = settings.validate().map_err(anyhow::Error::msg)?;
+        let url = settings.db.url();
+        let db = crate::db::connect(&url, settings.database_max_connections)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        crate::db::migrate(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        let first_admin = ensure_first_admin(&db, &settings.admin_email).await?;
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState::new(db, settings, config);
+        let server = run(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+            first_admin,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn ensure_first_admin(
+    db: &sea_orm::DatabaseConnection,
+    email: &str,
+) -> anyhow::Result<Option<FirstAdmin>> {
+    if users::count(db).await? > 0 {
+        return Ok(None);
+    }
+    let password = crate::auth::token::random_password(16)?;
+    users::create(
+        db,
+        NewUser {
+            email: email.to_owned(),
+            name: "Administrator".into(),
+            password: password.clone(),
+            is_admin: true,
+        },
+    )
+    .await?;
+    Ok(Some(FirstAdmin {
+        email: users::normalize_email(email),
+        password,
+    }))
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let json_limit = state.settings.max_json_bytes;
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "same-origin"))
+                    .add((header::X_FRAME_OPTIONS, "DENY")),
+            )
+            // Echo the request id so a client can quote it in a bug report.
+            .wrap_fn(|req, srv| {
+                let id = req.extensions().get::<RequestId>().map(|r| r.to_string());
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    if let Some(v) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                        res.headers_mut()
+                            .insert(HeaderName::from_static("x-request-id"), v);
+                    }
+                    Ok(res)
+                }
+            })
+            .wrap(TracingLogger::default())
+            .app_data(data.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(json_limit)
+                    .error_handler(error::json_error),
+            )
+            .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .app_data(web::PathConfig::default().error_handler(error::path_error))
+            .app_data(web::PayloadConfig::default().limit(json_limit))
+            .service(routes::health::healthz)
+            .service(routes::health::readyz)
+            .service(
+                web::scope("/api")
+                    .configure(routes::api)
+                    .default_service(web::to(routes::api_not_found)),
+            )
+            .configure(routes::spa::routes)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::not_found())
+            }))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}

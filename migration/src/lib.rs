@@ -1,0 +1,16 @@
+//! Every schema change of the service, in order. Each migration runs on both
+//! PostgreSQL and SQLite and has a working `down`; a migration that has been
+//! released is never edited, only followed by a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,4 @@
+//! Request and response bodies, one module per resource.
+
+pub mod auth;
+pub mod users;
