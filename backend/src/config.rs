@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 use url::Url;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,6 +149,25 @@ pub struct Settings {
     pub max_json_bytes: usize,
 }
 
+#[derive(Parser)]
+#[command(name = "messaging-serve", args_override_self = true)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// Parses settings from flags (and the environment), as `serve` does;
+    /// for tests and tools that build an `Application` directly.
+    pub fn parse_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        SettingsOnly::try_parse_from(args).map(|s| s.settings)
+    }
+}
+
 /// What `Settings::validate` derives and checks once at start.
 #[derive(Debug, Clone)]
 pub struct Validated {
@@ -209,17 +228,18 @@ impl Settings {
         if allowed_origins.is_empty() {
             allowed_origins.push(public_url.origin().ascii_serialization());
             // On a developer machine 127.0.0.1 and localhost are the same place.
-            if let Some(host) = public_url.host_str() {
-                if host == "127.0.0.1" || host == "localhost" {
-                    let mut alt = public_url.clone();
-                    let other = if host == "localhost" {
-                        "127.0.0.1"
-                    } else {
-                        "localhost"
-                    };
-                    if alt.set_host(Some(other)).is_ok() {
-                        allowed_origins.push(alt.origin().ascii_serialization());
-                    }
+            if let Some(host) = public_url
+                .host_str()
+                .filter(|h| *h == "127.0.0.1" || *h == "localhost")
+            {
+                let mut alt = public_url.clone();
+                let other = if host == "localhost" {
+                    "127.0.0.1"
+                } else {
+                    "localhost"
+                };
+                if alt.set_host(Some(other)).is_ok() {
+                    allowed_origins.push(alt.origin().ascii_serialization());
                 }
             }
         }

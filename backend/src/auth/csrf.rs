@@ -32,7 +32,7 @@ pub fn check(req: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
         return Ok(());
     }
     match request_origin(req) {
-        Some(o) if allowed.iter().any(|a| *a == o) => Ok(()),
+        Some(o) if allowed.contains(&o) => Ok(()),
         Some(o) => Err(ApiError::new(
             ErrorCode::CsrfRejected,
             format!("Requests from origin {o} are not allowed."),

@@ -43,18 +43,18 @@ async fn serve(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
     let tail = req.match_info().get("tail").unwrap_or("");
     if let Some(rel) = safe_relative(tail).filter(|r| !r.as_os_str().is_empty()) {
         let path = dir.join(&rel);
-        if path.is_file() {
-            if let Ok(file) = NamedFile::open_async(&path).await {
-                // Trunk puts a content hash in asset names: cache for long.
-                return file
-                    .customize()
-                    .insert_header(CacheControl(vec![
-                        CacheDirective::Public,
-                        CacheDirective::MaxAge(31_536_000),
-                    ]))
-                    .respond_to(&req)
-                    .map_into_boxed_body();
-            }
+        if path.is_file()
+            && let Ok(file) = NamedFile::open_async(&path).await
+        {
+            // Trunk puts a content hash in asset names: cache for long.
+            return file
+                .customize()
+                .insert_header(CacheControl(vec![
+                    CacheDirective::Public,
+                    CacheDirective::MaxAge(31_536_000),
+                ]))
+                .respond_to(&req)
+                .map_into_boxed_body();
         }
     }
     match NamedFile::open_async(dir.join("index.html")).await {

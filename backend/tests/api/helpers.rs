@@ -1,0 +1,336 @@
+//! `spawn_app` and the helpers the tests share (zero-to-production's
+//! `tests/api/helpers.rs` shape).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use backend::config::Settings;
+use backend::startup::{Application, FirstAdmin};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
+use shared::Problem;
+
+/// Where the tests find PostgreSQL (trust auth on these machines).
+pub fn pg_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The origin the test server trusts, sent by `TestApp::client` like a browser.
+pub const ORIGIN: &str = "http://localhost:8080";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Postgres,
+    Sqlite,
+}
+
+/// Runs one async test body on PostgreSQL and on SQLite, as two tests.
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Postgres).await;
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await;
+                $body
+            }
+        }
+    };
+}
+
+/// A database made for one test, dropped when the test ends (also when it
+/// panics). PostgreSQL databases are named `msgt_<pid>_<n>`; ones left by a
+/// killed run are dropped by the next run (their pid is gone).
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            // Drop runs outside any runtime guarantee: use a thread of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(db) = Database::connect(pg_admin_url()).await {
+                        let _ = db.execute_unprepared(&sql).await;
+                        let _ = db.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+static STALE_SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+async fn pg_admin() -> DatabaseConnection {
+    match Database::connect(pg_admin_url()).await {
+        Ok(db) => db,
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at {} ({e}); start it with: \
+             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            pg_admin_url()
+        ),
+    }
+}
+
+/// Drops test databases whose process is gone (a run that was killed).
+async fn sweep_stale(db: &DatabaseConnection) {
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'msgt\\_%'",
+        ))
+        .await
+        .unwrap_or_default();
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = db
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+/// A fresh, empty database of the given kind.
+pub async fn fresh_db(kind: Db) -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    match kind {
+        Db::Sqlite => TestDb {
+            url: format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+            pg_name: None,
+            _dir: dir,
+        },
+        Db::Postgres => {
+            let admin = pg_admin().await;
+            STALE_SWEPT.get_or_init(|| sweep_stale(&admin)).await;
+            let name = format!(
+                "msgt_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                rand_suffix()
+            );
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            let _ = admin.close().await;
+            let base = pg_admin_url();
+            let url = match base.rfind('/') {
+                Some(i) => format!("{}/{name}", &base[..i]),
+                None => panic!("TEST_POSTGRES_URL needs a database path"),
+            };
+            TestDb {
+                url,
+                pg_name: Some(name),
+                _dir: dir,
+            }
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{n:x}")
+}
+
+pub struct TestApp {
+    pub address: String,
+    /// A connection of the test's own, to look at and arrange the database.
+    pub db: DatabaseConnection,
+    /// Keeps cookies and sends the allowed Origin, like the SPA in a browser.
+    pub client: reqwest::Client,
+    pub admin: FirstAdmin,
+    pub test_db: TestDb,
+}
+
+/// The server with default test settings.
+pub async fn spawn_app(kind: Db) -> TestApp {
+    spawn_app_with(kind, &[]).await
+}
+
+/// The server with extra `serve` flags (e.g. `["--login-max-attempts-per-ip", "3"]`).
+pub async fn spawn_app_with(kind: Db, extra: &[&str]) -> TestApp {
+    let test_db = fresh_db(kind).await;
+    let data_dir = test_db._dir.path().join("data");
+    let mut args: Vec<String> = vec![
+        "serve".into(),
+        "--bind".into(),
+        "127.0.0.1:0".into(),
+        "--public-url".into(),
+        ORIGIN.into(),
+        "--database-url".into(),
+        test_db.url.clone(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+        "--static-dir".into(),
+        test_db._dir.path().join("dist").display().to_string(),
+        "--database-max-connections".into(),
+        "4".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let settings = Settings::parse_from(args).expect("test settings parse");
+    let app = Application::build(settings).await.expect("build app");
+    let port = app.port();
+    let admin = app.first_admin.clone().expect("first admin created");
+    tokio::spawn(app.run_until_stopped());
+    let db = backend::db::connect(&test_db.url, 2)
+        .await
+        .expect("test connection");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        db,
+        client: browser_client(),
+        admin,
+        test_db,
+    }
+}
+
+/// A cookie-keeping client that sends the allowed Origin, like the SPA.
+pub fn browser_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ORIGIN,
+        reqwest::header::HeaderValue::from_static(ORIGIN),
+    );
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A client with no cookies and no Origin (curl, a script).
+pub fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POST /api/auth/login with `client`.
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        client
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Logs the app's browser client in as the first admin.
+    pub async fn login_admin(&self) {
+        let r = self
+            .login_with(&self.client, &self.admin.email, &self.admin.password)
+            .await;
+        assert_eq!(r.status(), 200, "admin login");
+    }
+
+    /// Creates a user through the domain layer (as `messaging user add`).
+    pub async fn create_user(&self, email: &str, name: &str, password: &str) -> i64 {
+        backend::domain::users::create(
+            &self.db,
+            backend::domain::users::NewUser {
+                email: email.into(),
+                name: name.into(),
+                password: password.into(),
+                is_admin: false,
+            },
+        )
+        .await
+        .expect("create user")
+        .id
+    }
+
+    /// A personal API token for the user with this e-mail.
+    pub async fn token_for(&self, email: &str) -> (i64, String) {
+        let user = backend::domain::users::get_by_email(&self.db, email)
+            .await
+            .expect("user");
+        let (row, token) = backend::auth::api_tokens::create(&self.db, user.id, "test")
+            .await
+            .expect("token");
+        (row.id, token)
+    }
+
+    pub async fn me(&self, client: &reqwest::Client) -> reqwest::Response {
+        client
+            .get(self.url("/api/auth/me"))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .expect("query")
+            .expect("row");
+        row.try_get_by_index::<i64>(0).expect("i64")
+    }
+
+    /// The test's private directory (data dir, static dir).
+    pub fn test_db_dir(&self) -> std::path::PathBuf {
+        self.test_db._dir.path().to_path_buf()
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        self.db.execute_unprepared(sql).await.expect("exec");
+    }
+}
+
+/// Asserts a problem+json response with the status and code, returns it.
+pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> Problem {
+    assert_eq!(res.status().as_u16(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(ct, "application/problem+json", "content type");
+    let body: Value = res.json().await.expect("json body");
+    assert_eq!(body["code"], code, "code in {body}");
+    assert_eq!(body["status"], status, "status in {body}");
+    serde_json::from_value(body).expect("problem shape")
+}

@@ -1,0 +1,10 @@
+//! API integration tests: each test starts the real server in-process on a
+//! random port, against a fresh PostgreSQL database and a fresh SQLite file
+//! (the `db_test!` macro runs every behaviour on both), and talks HTTP.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod health;
+mod migrations;
