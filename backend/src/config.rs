@@ -147,6 +147,10 @@ pub struct Settings {
     /// Largest JSON request body in bytes.
     #[arg(long, env = "MAX_JSON_BYTES", default_value_t = 64 * 1024)]
     pub max_json_bytes: usize,
+
+    /// Most members a group may have.
+    #[arg(long, env = "MAX_GROUP_MEMBERS", default_value_t = 256)]
+    pub max_group_members: usize,
 }
 
 #[derive(Parser)]

@@ -156,6 +156,20 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound => Self::not_found(),
             DomainError::Conflict(m) => Self::new(ErrorCode::Conflict, m),
             DomainError::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
+            DomainError::EditWindowClosed => Self::new(
+                ErrorCode::EditWindowClosed,
+                "Messages can be edited only within 24 hours of sending.",
+            ),
+            DomainError::EmojiNotAllowed => Self {
+                errors: vec![FieldError {
+                    field: "emoji".into(),
+                    message: format!(
+                        "must be one of {}",
+                        shared::dto::messages::ALLOWED_EMOJI.join(" ")
+                    ),
+                }],
+                ..Self::new(ErrorCode::EmojiNotAllowed, "This emoji is not allowed.")
+            },
             DomainError::Db(e) => e.into(),
             DomainError::Internal(m) => Self::internal(m),
         }

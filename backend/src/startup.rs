@@ -3,6 +3,8 @@
 //! build it on port 0 and talk HTTP to it.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -13,6 +15,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::config::Settings;
 use crate::domain::users::{self, NewUser};
 use crate::error::{self, ApiError};
+use crate::realtime::{EventBus, local_bus::LocalBus};
 use crate::routes;
 use crate::state::AppState;
 
@@ -36,9 +39,14 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let config = settings.validate().map_err(anyhow::Error::msg)?;
         let url = settings.db.url();
-        let db = crate::db::connect(&url, settings.database_max_connections)
+        let mut db = crate::db::connect(&url, settings.database_max_connections)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        let db_statements = Arc::new(AtomicU64::new(0));
+        let counter = db_statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         crate::db::migrate(&db)
             .await
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
@@ -46,7 +54,8 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let state = AppState::new(db, settings, config);
+        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new());
+        let state = AppState::new(db, settings, config, bus, db_statements);
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,

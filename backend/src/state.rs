@@ -3,10 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::AtomicU64;
+
 use sea_orm::DatabaseConnection;
 
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::{Settings, Validated};
+use crate::realtime::EventBus;
 
 /// Window of the login rate limits.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -17,15 +20,26 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub config: Arc<Validated>,
     pub login_limiter: Arc<RateLimiter>,
+    pub bus: Arc<dyn EventBus>,
+    /// SQL statements run so far (the N+1 guard in tests, metrics later).
+    pub db_statements: Arc<AtomicU64>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, settings: Settings, config: Validated) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: Settings,
+        config: Validated,
+        bus: Arc<dyn EventBus>,
+        db_statements: Arc<AtomicU64>,
+    ) -> Self {
         Self {
             db,
             settings: Arc::new(settings),
             config: Arc::new(config),
             login_limiter: Arc::new(RateLimiter::new(LOGIN_WINDOW)),
+            bus,
+            db_statements,
         }
     }
 }

@@ -88,6 +88,11 @@ enum ConvMessages {
     ConversationId,
     SenderId,
     Content,
+    /// Sanitized HTML rendered from `content` when it is written.
+    ContentHtml,
+    /// Lower-cased plain text for case-insensitive search on both databases
+    /// (SQLite's LIKE and lower() only fold ASCII).
+    ContentSearch,
     ReplyToId,
     ForwardedFromId,
     ClientId,
@@ -310,6 +315,13 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(index(
+                "idx_conversations_updated",
+                Conversations::Table,
+                &["updated_at", "id"],
+            ))
+            .await?;
+        manager
+            .create_index(index(
                 "idx_conversation_members_user",
                 ConversationMembers::Table,
                 &["user_id", "conversation_id"],
@@ -324,6 +336,8 @@ impl MigrationTrait for Migration {
                     .col(big_integer(ConvMessages::ConversationId))
                     .col(big_integer_null(ConvMessages::SenderId))
                     .col(text(ConvMessages::Content))
+                    .col(text(ConvMessages::ContentHtml))
+                    .col(text(ConvMessages::ContentSearch))
                     .col(big_integer_null(ConvMessages::ReplyToId))
                     .col(big_integer_null(ConvMessages::ForwardedFromId))
                     .col(string_len_null(ConvMessages::ClientId, 64))
@@ -373,6 +387,18 @@ impl MigrationTrait for Migration {
                 .take(),
             )
             .await?;
+
+        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            // Substring search (ILIKE/LIKE '%q%') served by a trigram index.
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "CREATE EXTENSION IF NOT EXISTS pg_trgm; \
+                     CREATE INDEX idx_conv_messages_search ON conv_messages \
+                     USING gin (content_search gin_trgm_ops)",
+                )
+                .await?;
+        }
 
         manager
             .create_table(

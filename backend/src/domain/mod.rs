@@ -1,6 +1,9 @@
 //! The rules of the service, free of HTTP: handlers and the CLI call these
 //! with plain values and a connection.
 
+pub mod conversations;
+pub mod messages;
+pub mod render;
 pub mod users;
 
 use sea_orm::DbErr;
@@ -17,6 +20,10 @@ pub enum DomainError {
     Forbidden(String),
     #[error(transparent)]
     Db(#[from] DbErr),
+    #[error("edit window closed")]
+    EditWindowClosed,
+    #[error("emoji not allowed")]
+    EmojiNotAllowed,
     #[error("internal: {0}")]
     Internal(String),
 }

@@ -15,3 +15,28 @@ pub struct UserDto {
     pub notify_email_messages: bool,
     pub created_at: DateTime<Utc>,
 }
+
+/// A user as others see them (members, senders, the directory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserBrief {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A page of `GET /api/users?q=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserPage {
+    pub items: Vec<UserDirectoryEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// An entry of the user directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserDirectoryEntry {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}

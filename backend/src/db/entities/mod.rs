@@ -2,5 +2,12 @@
 //! migrations. Entities never leave the backend; the API speaks `shared` DTOs.
 
 pub mod api_tokens;
+pub mod conv_messages;
+pub mod conversation_members;
+pub mod conversations;
+pub mod email_outbox;
+pub mod message_attachments;
+pub mod message_pins;
+pub mod message_reactions;
 pub mod sessions;
 pub mod users;

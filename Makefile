@@ -1,0 +1,53 @@
+# The two commands: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# One target dir outside the clone, shared by every build, so CI's fresh
+# clones build incrementally.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/messaging-target
+export PATH := $(CURDIR)/e2e/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# 2 cores: more jobs only thrash.
+export CARGO_BUILD_JOBS ?= 2
+
+MESSAGING_DEBUG := $(CARGO_TARGET_DIR)/debug/messaging
+MESSAGING_RELEASE := $(CARGO_TARGET_DIR)/release/messaging
+
+.PHONY: run test tools tools-nobrowser services fmt-check clippy test-rust spa e2e bench clean-data
+
+## make run: build the SPA and the server (release) and start it on the embedded default.
+run: tools-nobrowser spa
+	cargo build --release -p backend
+	DATA_DIR=$${DATA_DIR:-./data} STATIC_DIR=$${STATIC_DIR:-./dist} $(MESSAGING_RELEASE) serve
+
+## make test: everything CI checks.
+test: tools services fmt-check clippy test-rust spa e2e
+	@echo "make test: all checks passed"
+
+tools:
+	scripts/ensure-tools.sh
+
+tools-nobrowser:
+	scripts/ensure-tools.sh --no-browser
+
+services:
+	scripts/ensure-services.sh
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
+	cargo clippy -p frontend -p shared --target wasm32-unknown-unknown -- -D warnings
+
+test-rust:
+	cargo test --workspace --exclude frontend
+
+spa:
+	trunk build --release --offline
+
+e2e: spa
+	cargo build -p backend
+	cd e2e && MESSAGING_BIN=$(MESSAGING_DEBUG) npx playwright test
+
+clean-data:
+	rm -rf ./data

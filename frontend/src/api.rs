@@ -1,0 +1,158 @@
+//! The one typed client of the server's JSON API (`/api`, same origin).
+//!
+//! Every call returns `Result<T, ApiError>` with the `shared` DTOs;
+//! components call these functions and never build URLs themselves. The
+//! session travels as an HttpOnly cookie, which same-origin `fetch` sends by
+//! default.
+
+use std::fmt;
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::{Serialize, de::DeserializeOwned};
+use shared::dto::auth::{LoginRequest, LoginResponse};
+use shared::dto::users::UserDto;
+use shared::{ErrorCode, Problem};
+
+/// Where the API lives, relative to the page's origin.
+const API_BASE: &str = "/api";
+
+/// Why an API call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The server answered with a problem document (`application/problem+json`).
+    Problem {
+        problem: Problem,
+        /// Seconds from the `Retry-After` header, when it was sent as a number.
+        retry_after: Option<u64>,
+    },
+    /// The server answered an error status without a problem document, or a
+    /// body that is not what the API promises (e.g. a proxy's error page).
+    UnexpectedResponse { status: u16 },
+    /// The request did not reach the server or its answer never arrived.
+    Network(String),
+}
+
+impl ApiError {
+    /// The problem's stable code, when the server sent one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Problem { problem, .. } => Some(problem.code),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Problem { problem, .. } => {
+                write!(f, "{} ({})", problem.title, problem.code.as_str())
+            }
+            Self::UnexpectedResponse { status } => write!(f, "unexpected response (HTTP {status})"),
+            Self::Network(message) => write!(f, "network error: {message}"),
+        }
+    }
+}
+
+/// `POST /api/auth/login`: checks the credentials; the server sets the
+/// session cookie.
+pub async fn login(request: &LoginRequest) -> Result<LoginResponse, ApiError> {
+    let response = send_json(Request::post(&url("/auth/login")), request).await?;
+    read_json(response).await
+}
+
+/// `GET /api/auth/me`: the signed-in user, or `unauthenticated`.
+pub async fn me() -> Result<UserDto, ApiError> {
+    let response = send(Request::get(&url("/auth/me"))).await?;
+    read_json(response).await
+}
+
+/// `POST /api/auth/logout`: ends the session (204).
+pub async fn logout() -> Result<(), ApiError> {
+    send(Request::post(&url("/auth/logout"))).await.map(drop)
+}
+
+fn url(path: &str) -> String {
+    format!("{API_BASE}{path}")
+}
+
+async fn send_json<B: Serialize + ?Sized>(
+    builder: RequestBuilder,
+    body: &B,
+) -> Result<Response, ApiError> {
+    // `json` also sets `Content-Type: application/json`.
+    let request = builder
+        .header("Accept", "application/json")
+        .json(body)
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    check(request.send().await).await
+}
+
+async fn send(builder: RequestBuilder) -> Result<Response, ApiError> {
+    check(builder.header("Accept", "application/json").send().await).await
+}
+
+/// Turns a transport error or an error status into an `ApiError`.
+async fn check(result: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
+    let response = result.map_err(|e| ApiError::Network(e.to_string()))?;
+    if response.ok() {
+        Ok(response)
+    } else {
+        Err(error_from(response).await)
+    }
+}
+
+async fn error_from(response: Response) -> ApiError {
+    let status = response.status();
+    let headers = response.headers();
+    let retry_after = headers
+        .get("retry-after")
+        .and_then(|value| parse_retry_after(&value));
+    let is_json = headers
+        .get("content-type")
+        .is_some_and(|value| value.contains("json"));
+    if is_json && let Ok(problem) = response.json::<Problem>().await {
+        return ApiError::Problem {
+            problem,
+            retry_after,
+        };
+    }
+    ApiError::UnexpectedResponse { status }
+}
+
+async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    let status = response.status();
+    response
+        .json::<T>()
+        .await
+        .map_err(|_| ApiError::UnexpectedResponse { status })
+}
+
+/// `Retry-After` in its delay-seconds form; the HTTP-date form is ignored.
+fn parse_retry_after(value: &str) -> Option<u64> {
+    value.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(parse_retry_after("30"), Some(30));
+        assert_eq!(parse_retry_after(" 5 "), Some(5));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn code_only_for_problems() {
+        let problem = Problem::new(ErrorCode::InvalidCredentials, None);
+        let err = ApiError::Problem {
+            problem,
+            retry_after: None,
+        };
+        assert_eq!(err.code(), Some(ErrorCode::InvalidCredentials));
+        assert_eq!(ApiError::Network("x".into()).code(), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! Small reusable pieces of the UI.
+
+mod app_header;
+mod language_switcher;
+
+pub use app_header::AppHeader;
+pub use language_switcher::LanguageSwitcher;

@@ -1,0 +1,163 @@
+//! UI texts: Polish by default, English available.
+//!
+//! Each language is one `Strings` value, so a missing text is a compile
+//! error. The chosen language is kept in `localStorage` under `lang`.
+
+mod en;
+mod pl;
+
+use leptos::prelude::*;
+
+/// `localStorage` key of the chosen language (`pl` / `en`).
+const STORAGE_KEY: &str = "lang";
+
+/// A UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Pl,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Pl, Lang::En];
+
+    /// The BCP 47 code, also the stored value.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Lang::Pl => "pl",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|lang| lang.code() == code)
+    }
+
+    /// The language's name in itself, for the switcher.
+    pub const fn native_name(self) -> &'static str {
+        match self {
+            Lang::Pl => "Polski",
+            Lang::En => "English",
+        }
+    }
+
+    pub const fn strings(self) -> &'static Strings {
+        match self {
+            Lang::Pl => &pl::STRINGS,
+            Lang::En => &en::STRINGS,
+        }
+    }
+}
+
+/// All texts of the UI in one language.
+#[derive(Debug)]
+pub struct Strings {
+    /// Name of the app (document title, header).
+    pub app_name: &'static str,
+    /// Accessible name of the language switcher.
+    pub language: &'static str,
+    pub loading: &'static str,
+
+    pub login_title: &'static str,
+    pub email_label: &'static str,
+    pub password_label: &'static str,
+    pub login_button: &'static str,
+    pub login_submitting: &'static str,
+    pub invalid_credentials: &'static str,
+    /// Rate-limited login; `{n}` is replaced by the seconds to wait.
+    pub rate_limited_in: &'static str,
+    /// Rate-limited login when the wait is unknown.
+    pub rate_limited: &'static str,
+    pub network_error: &'static str,
+    pub fields_required: &'static str,
+    pub unexpected_error: &'static str,
+
+    pub home_empty: &'static str,
+    pub logout: &'static str,
+    pub retry: &'static str,
+}
+
+impl Strings {
+    /// The rate-limit message, with the wait when it is known.
+    pub fn rate_limited_message(&self, retry_after: Option<u64>) -> String {
+        match retry_after {
+            Some(seconds) => self.rate_limited_in.replace("{n}", &seconds.to_string()),
+            None => self.rate_limited.to_owned(),
+        }
+    }
+}
+
+/// The current language, provided as context by the app root.
+#[derive(Debug, Clone, Copy)]
+pub struct I18n {
+    lang: RwSignal<Lang>,
+}
+
+impl I18n {
+    /// Starts with the language stored in `localStorage`, else Polish.
+    pub fn from_storage() -> Self {
+        let lang = local_storage()
+            .and_then(|storage| storage.get_item(STORAGE_KEY).ok().flatten())
+            .and_then(|code| Lang::from_code(&code))
+            .unwrap_or_default();
+        Self {
+            lang: RwSignal::new(lang),
+        }
+    }
+
+    /// The current language (tracked).
+    pub fn lang(&self) -> Lang {
+        self.lang.get()
+    }
+
+    /// The texts of the current language (tracked).
+    pub fn t(&self) -> &'static Strings {
+        self.lang().strings()
+    }
+
+    /// Switches the language and remembers it.
+    pub fn set_lang(&self, lang: Lang) {
+        self.lang.set(lang);
+        if let Some(storage) = local_storage() {
+            // Storage can be full or blocked; the choice then lasts only
+            // for this page.
+            let _ = storage.set_item(STORAGE_KEY, lang.code());
+        }
+    }
+}
+
+/// The app's `I18n` (provided by `App`).
+pub fn use_i18n() -> I18n {
+    expect_context::<I18n>()
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for lang in Lang::ALL {
+            assert_eq!(Lang::from_code(lang.code()), Some(lang));
+        }
+        assert_eq!(Lang::from_code("de"), None);
+    }
+
+    #[test]
+    fn rate_limit_message_has_the_wait() {
+        let pl = Lang::Pl.strings();
+        assert_eq!(
+            pl.rate_limited_message(Some(42)),
+            "Zbyt wiele prób logowania. Spróbuj ponownie za 42 s."
+        );
+        assert!(!pl.rate_limited_message(None).contains("{n}"));
+        for lang in Lang::ALL {
+            assert!(lang.strings().rate_limited_in.contains("{n}"));
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! App-wide stores, provided as context by `App`; components read them.
+
+pub mod auth;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, only when missing or at the wrong
+# version: the wasm32 target, trunk, the wasm-bindgen-cli that matches
+# Cargo.lock, Debian's Chromium (for e2e) and the e2e npm packages (which
+# include binaryen's wasm-opt; Debian's binaryen breaks the wasm output).
+# Usage: scripts/ensure-tools.sh [--no-browser]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.21.14
+want_browser=1
+[ "${1:-}" = "--no-browser" ] && want_browser=0
+
+say() { printf '==> %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+for comp in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$comp"; then
+    say "adding rustup component $comp"
+    rustup component add "$comp"
+  fi
+done
+
+if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
+  # Trunk 0.22 needs a newer rustc than these machines have.
+  say "installing trunk $TRUNK_VERSION (about 9 minutes the first time)"
+  cargo install trunk --locked --version "$TRUNK_VERSION"
+fi
+
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ -z "$wbg" ]; then
+  echo "error: cannot find the wasm-bindgen version in Cargo.lock" >&2
+  exit 1
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
+  # --locked fails for this version on the registry mirror; without it builds.
+  say "installing wasm-bindgen-cli $wbg (matches Cargo.lock)"
+  cargo install wasm-bindgen-cli --version "$wbg" --force
+fi
+
+if ! command -v npm >/dev/null; then
+  echo "error: npm is missing; install Node.js 20 (apt-get install -y nodejs npm)" >&2
+  exit 1
+fi
+stamp=e2e/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || ! cmp -s e2e/package-lock.json "e2e/node_modules/.lock-copy"; then
+  say "installing e2e npm packages (npm ci)"
+  (cd e2e && npm ci --no-audit --no-fund)
+  cp e2e/package-lock.json e2e/node_modules/.lock-copy
+fi
+
+if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium"
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+fi
