@@ -222,6 +222,17 @@ pub fn json_error(err: aerr::JsonPayloadError, _req: &HttpRequest) -> actix_web:
     api.into()
 }
 
+/// Parses an optional JSON body: empty means `T::default()`; anything else
+/// must be valid JSON of the right shape (errors as for `web::Json`).
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| from_serde(&e))
+}
+
 /// Error handler for query strings.
 pub fn query_error(err: aerr::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::invalid("query", err.to_string()).into()

@@ -2,8 +2,13 @@
 //! the domain, map the result.
 
 pub mod auth;
+pub mod conversations;
 pub mod health;
+pub mod messages;
+pub mod pins;
+pub mod reactions;
 pub mod spa;
+pub mod users;
 
 use actix_web::{HttpResponse, web};
 
@@ -11,7 +16,12 @@ use crate::error::ApiError;
 
 /// Everything under `/api`.
 pub fn api(cfg: &mut web::ServiceConfig) {
-    cfg.configure(auth::routes);
+    cfg.configure(auth::routes)
+        .configure(conversations::routes)
+        .configure(messages::routes)
+        .configure(reactions::routes)
+        .configure(pins::routes)
+        .configure(users::routes);
 }
 
 /// Unknown paths and methods under `/api`: problem+json 404, not HTML.

@@ -165,6 +165,8 @@ pub struct TestApp {
     /// Keeps cookies and sends the allowed Origin, like the SPA in a browser.
     pub client: reqwest::Client,
     pub admin: FirstAdmin,
+    /// The server's state (event bus, statement counter).
+    pub state: backend::state::AppState,
     pub test_db: TestDb,
 }
 
@@ -197,6 +199,7 @@ pub async fn spawn_app_with(kind: Db, extra: &[&str]) -> TestApp {
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();
     let admin = app.first_admin.clone().expect("first admin created");
+    let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
     let db = backend::db::connect(&test_db.url, 2)
         .await
@@ -206,6 +209,7 @@ pub async fn spawn_app_with(kind: Db, extra: &[&str]) -> TestApp {
         db,
         client: browser_client(),
         admin,
+        state,
         test_db,
     }
 }
@@ -333,4 +337,107 @@ pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> 
     assert_eq!(body["code"], code, "code in {body}");
     assert_eq!(body["status"], status, "status in {body}");
     serde_json::from_value(body).expect("problem shape")
+}
+
+/// A signed-in member with their own browser-like client.
+pub struct TestUser {
+    pub id: i64,
+    pub name: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Creates a user and logs them in with a fresh browser client.
+    pub async fn user(&self, name: &str) -> TestUser {
+        let email = format!(
+            "{}@firma.pl",
+            name.to_lowercase()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+        );
+        let id = self.create_user(&email, name, "haslo-testowe-1").await;
+        let client = browser_client();
+        let r = self.login_with(&client, &email, "haslo-testowe-1").await;
+        assert_eq!(r.status(), 200, "login {email}");
+        TestUser {
+            id,
+            name: name.to_owned(),
+            client,
+        }
+    }
+
+    pub async fn get(&self, who: &TestUser, path: &str) -> reqwest::Response {
+        who.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn post(&self, who: &TestUser, path: &str, body: Value) -> reqwest::Response {
+        who.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn patch(&self, who: &TestUser, path: &str, body: Value) -> reqwest::Response {
+        who.client
+            .patch(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete(&self, who: &TestUser, path: &str) -> reqwest::Response {
+        who.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates a conversation with `members`; a name makes it a group.
+    pub async fn conversation(
+        &self,
+        who: &TestUser,
+        members: &[&TestUser],
+        name: Option<&str>,
+    ) -> shared::dto::conversations::ConversationDetail {
+        let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+        let r = self
+            .post(
+                who,
+                "/api/conversations",
+                serde_json::json!({ "member_ids": ids, "name": name }),
+            )
+            .await;
+        assert!(r.status().is_success(), "create conversation: {}", r.status());
+        r.json().await.expect("conversation json")
+    }
+
+    /// Sends a message and returns it.
+    pub async fn send(
+        &self,
+        who: &TestUser,
+        conversation_id: i64,
+        content: &str,
+    ) -> shared::dto::messages::MessageDto {
+        let r = self
+            .post(
+                who,
+                &format!("/api/conversations/{conversation_id}/messages"),
+                serde_json::json!({ "content": content }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "send");
+        r.json().await.expect("message json")
+    }
+
+    /// SQL statements the server ran while `f` ran (the N+1 guard).
+    pub fn statements(&self) -> u64 {
+        self.state
+            .db_statements
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

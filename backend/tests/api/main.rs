@@ -6,5 +6,10 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod conversations;
 mod health;
+mod messages;
 mod migrations;
+mod pins;
+mod reactions;
+mod users;

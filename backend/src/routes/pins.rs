@@ -1,0 +1,5 @@
+//! Routes of `pins` (being written).
+
+use actix_web::web;
+
+pub fn routes(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,5 @@
+//! Routes of `reactions` (being written).
+
+use actix_web::web;
+
+pub fn routes(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,1 @@
+//! Tests of pins (being written).

@@ -1,0 +1,1 @@
+//! Tests of reactions (being written).
