@@ -183,7 +183,7 @@ impl From<actix_web::error::BlockingError> for ApiError {
 }
 
 /// Maps a serde_json error to 400 (not JSON) or 422 (JSON of the wrong shape).
-fn from_serde(e: &serde_json::Error) -> ApiError {
+pub fn from_serde(e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match e.classify() {
         Category::Data => {
@@ -224,13 +224,11 @@ pub fn json_error(err: aerr::JsonPayloadError, _req: &HttpRequest) -> actix_web:
 
 /// Parses an optional JSON body: empty means `T::default()`; anything else
 /// must be valid JSON of the right shape (errors as for `web::Json`).
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
-    body: &[u8],
-) -> Result<T, ApiError> {
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| from_serde(&e))
+    crate::extract::parse(body)
 }
 
 /// Error handler for query strings.

@@ -9,6 +9,7 @@ use shared::{ErrorCode, FieldError};
 use crate::auth::{AuthUser, SESSION_COOKIE, csrf, extractor::AuthVia, password, sessions};
 use crate::domain::users::{self as users_domain, MAX_PASSWORD_LEN};
 use crate::error::ApiError;
+use crate::extract::Json;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,7 +41,7 @@ fn session_cookie(st: &AppState, value: String, max_age_days: i64) -> Cookie<'st
 #[post("/auth/login")]
 async fn login(
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     csrf::check_if_present(&req, &st.config.allowed_origins)?;

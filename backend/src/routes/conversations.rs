@@ -11,6 +11,7 @@ use shared::dto::conversations::{
 use crate::auth::AuthUser;
 use crate::domain::conversations as domain;
 use crate::error::ApiError;
+use crate::extract::Json;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -49,7 +50,7 @@ async fn list(
 #[post("/conversations")]
 async fn create(
     user: AuthUser,
-    body: web::Json<CreateConversation>,
+    body: Json<CreateConversation>,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (conv, created) = domain::create(&st, user.id(), body.into_inner()).await?;
@@ -73,7 +74,7 @@ async fn detail(
 async fn update(
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<UpdateConversation>,
+    body: Json<UpdateConversation>,
     st: web::Data<AppState>,
 ) -> Result<web::Json<ConversationDetail>, ApiError> {
     Ok(web::Json(
@@ -95,7 +96,7 @@ async fn remove(
 async fn add_members(
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<AddMembers>,
+    body: Json<AddMembers>,
     st: web::Data<AppState>,
 ) -> Result<web::Json<ConversationDetail>, ApiError> {
     Ok(web::Json(
@@ -118,7 +119,7 @@ async fn remove_member(
 async fn settings(
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<UpdateSettings>,
+    body: Json<UpdateSettings>,
     st: web::Data<AppState>,
 ) -> Result<web::Json<ConversationDetail>, ApiError> {
     Ok(web::Json(
@@ -134,5 +135,7 @@ async fn read(
     st: web::Data<AppState>,
 ) -> Result<web::Json<ReadState>, ApiError> {
     let req: MarkRead = crate::error::optional_json(&body)?;
-    Ok(web::Json(domain::mark_read(&st, user.id(), *id, req).await?))
+    Ok(web::Json(
+        domain::mark_read(&st, user.id(), *id, req).await?,
+    ))
 }

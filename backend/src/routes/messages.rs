@@ -8,6 +8,7 @@ use shared::dto::messages::{EditMessage, ForwardMessage, MessageDto, MessagePage
 use crate::auth::AuthUser;
 use crate::domain::messages as domain;
 use crate::error::ApiError;
+use crate::extract::Json;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -66,7 +67,7 @@ async fn search(
 async fn send(
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<SendMessage>,
+    body: Json<SendMessage>,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (msg, created) = domain::send(&st, user.id(), *id, body.into_inner()).await?;
@@ -81,7 +82,7 @@ async fn send(
 async fn edit(
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<EditMessage>,
+    body: Json<EditMessage>,
     st: web::Data<AppState>,
 ) -> Result<web::Json<MessageDto>, ApiError> {
     Ok(web::Json(
@@ -103,7 +104,7 @@ async fn remove(
 async fn forward(
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<ForwardMessage>,
+    body: Json<ForwardMessage>,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let msg = domain::forward(&st, user.id(), *id, body.conversation_id).await?;
