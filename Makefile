@@ -45,8 +45,10 @@ test-rust:
 spa:
 	trunk build --release --offline
 
+# `cargo test --no-run` builds the binary with the same features as the test
+# run (dev-dependencies unify features), so it is not compiled a second time.
 e2e: spa
-	cargo build -p backend
+	cargo test -p backend --no-run
 	cd e2e && MESSAGING_BIN=$(MESSAGING_DEBUG) npx playwright test
 
 clean-data:
