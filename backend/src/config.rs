@@ -148,6 +148,11 @@ pub struct Settings {
     #[arg(long, env = "MAX_JSON_BYTES", default_value_t = 64 * 1024)]
     pub max_json_bytes: usize,
 
+    /// Seconds between keep-alive comments on event streams (also how soon
+    /// a vanished client is noticed).
+    #[arg(long, env = "SSE_KEEP_ALIVE_SECS", default_value_t = 20)]
+    pub sse_keep_alive_secs: u64,
+
     /// Most members a group may have.
     #[arg(long, env = "MAX_GROUP_MEMBERS", default_value_t = 256)]
     pub max_group_members: usize,
@@ -252,6 +257,9 @@ impl Settings {
                 "ADMIN_EMAIL is not a valid e-mail address: {:?}",
                 self.admin_email
             ));
+        }
+        if !(1..=25).contains(&self.sse_keep_alive_secs) {
+            return Err("SSE_KEEP_ALIVE_SECS must be 1 to 25".into());
         }
         if self.session_ttl_days == 0 {
             return Err("SESSION_TTL_DAYS must be at least 1".into());

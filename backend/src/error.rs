@@ -204,33 +204,6 @@ pub fn from_serde(e: &serde_json::Error) -> ApiError {
     }
 }
 
-/// Error handler for `web::Json` bodies.
-pub fn json_error(err: aerr::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    use aerr::JsonPayloadError as J;
-    let api = match &err {
-        J::OverflowKnownLength { limit, .. } | J::Overflow { limit } => ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("The body is larger than {limit} bytes."),
-        ),
-        J::ContentType => ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "Send the body as Content-Type: application/json.",
-        ),
-        J::Deserialize(e) => from_serde(e),
-        _ => ApiError::new(ErrorCode::MalformedBody, err.to_string()),
-    };
-    api.into()
-}
-
-/// Parses an optional JSON body: empty means `T::default()`; anything else
-/// must be valid JSON of the right shape (errors as for `web::Json`).
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    crate::extract::parse(body)
-}
-
 /// Error handler for query strings.
 pub fn query_error(err: aerr::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::invalid("query", err.to_string()).into()

@@ -56,6 +56,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new());
         let state = AppState::new(db, settings, config, bus, db_statements);
+        spawn_presence_sweeper(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,
@@ -98,6 +99,22 @@ async fn ensure_first_admin(
     }))
 }
 
+/// Announces users who went offline (their last stream closed or their
+/// heartbeat expired, and the grace period passed).
+fn spawn_presence_sweeper(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            for change in state.presence.sweep() {
+                if let Err(e) = crate::domain::presence::announce(&state, change).await {
+                    tracing::warn!(error = %e, "presence announcement failed");
+                }
+            }
+        }
+    });
+}
+
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let json_limit = state.settings.max_json_bytes;
     let data = web::Data::new(state);
@@ -124,11 +141,6 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             })
             .wrap(TracingLogger::default())
             .app_data(data.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(json_limit)
-                    .error_handler(error::json_error),
-            )
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
             .app_data(web::PathConfig::default().error_handler(error::path_error))
             .app_data(web::PayloadConfig::default().limit(json_limit))

@@ -10,9 +10,12 @@ use sea_orm::DatabaseConnection;
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::{Settings, Validated};
 use crate::realtime::EventBus;
+use crate::realtime::presence::Presence;
 
 /// Window of the login rate limits.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Typing events are throttled to one per user and conversation this often.
+pub const TYPING_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +24,9 @@ pub struct AppState {
     pub config: Arc<Validated>,
     pub login_limiter: Arc<RateLimiter>,
     pub bus: Arc<dyn EventBus>,
+    pub presence: Arc<Presence>,
+    /// One typing event per user and conversation per 2 s.
+    pub typing_limiter: Arc<RateLimiter>,
     /// SQL statements run so far (the N+1 guard in tests, metrics later).
     pub db_statements: Arc<AtomicU64>,
 }
@@ -39,6 +45,8 @@ impl AppState {
             config: Arc::new(config),
             login_limiter: Arc::new(RateLimiter::new(LOGIN_WINDOW)),
             bus,
+            presence: Arc::new(Presence::new()),
+            typing_limiter: Arc::new(RateLimiter::new(TYPING_EVERY)),
             db_statements,
         }
     }

@@ -12,6 +12,12 @@ use crate::dto::users::UserBrief;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// First event of every stream.
+    Connected {
+        user_id: i64,
+    },
+    /// The client was away longer than the replay window: refetch state.
+    Resync {},
     /// A new message; `reactions[].me` is false (the client knows who it is).
     NewMessage {
         message: MessageDto,
@@ -77,6 +83,8 @@ impl Event {
     /// The SSE `event:` name (the serde tag).
     pub fn kind(&self) -> &'static str {
         match self {
+            Self::Connected { .. } => "connected",
+            Self::Resync {} => "resync",
             Self::NewMessage { .. } => "new_message",
             Self::MessageEdited { .. } => "message_edited",
             Self::MessageDeleted { .. } => "message_deleted",

@@ -69,7 +69,6 @@ pub async fn to_dtos(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
     let reply_ids: Vec<i64> = rows
         .iter()
         .filter_map(|m| m.reply_to_id)
@@ -126,7 +125,6 @@ pub async fn to_dtos(
             }
         }
     }
-    let _ = &ids;
     let brief = |id: Option<i64>| {
         id.and_then(|id| {
             names.get(&id).map(|n| UserBrief {
@@ -452,6 +450,7 @@ async fn store(
         .filter(members::Column::IsArchived.eq(true))
         .exec(&txn)
         .await?;
+    super::notify::queue_new_message(&txn, conversation_id, user_id, now).await?;
     // What I sent, I have read.
     members::Entity::update_many()
         .col_expr(members::Column::LastReadMessageId, Expr::val(row.id))

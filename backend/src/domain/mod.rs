@@ -3,6 +3,10 @@
 
 pub mod conversations;
 pub mod messages;
+pub mod notify;
+pub mod pins;
+pub mod presence;
+pub mod reactions;
 pub mod render;
 pub mod users;
 

@@ -203,3 +203,308 @@ mod tests {
         assert!(validate_password(&"x".repeat(MAX_PASSWORD_LEN + 1)).is_err());
     }
 }
+
+/// Longest directory query, in characters.
+pub const MAX_DIRECTORY_QUERY_CHARS: usize = 100;
+pub const DEFAULT_DIRECTORY_PAGE: u64 = 20;
+pub const MAX_DIRECTORY_PAGE: u64 = 100;
+
+/// The directory (`GET /api/users?q=`): active users whose name, a word of
+/// their name (after a space or a hyphen: surnames, "Nowak-Kowalska") or
+/// e-mail starts with `q`, case-insensitively in any alphabet; ordered by
+/// name then id (in the database's collation), in pages of `limit` after
+/// `cursor`. An empty `q` lists everyone active.
+///
+/// Case folding is done per character by [`directory::fold`], the same in
+/// SQL and in Rust: SQLite's `lower()` and `LIKE` fold ASCII only (and
+/// PostgreSQL's `lower()` depends on the database locale), so the SQL
+/// lower-cases the ASCII letters with `LOWER` and maps the upper-case form
+/// of each non-ASCII letter of `q` (e.g. Ł for "łuc") with nested `REPLACE`.
+/// That makes the SQL filter match at least every user the Rust check
+/// accepts, and it is what narrows the scan; the Rust check then drops
+/// what a locale-aware `lower()` may add. No schema change is needed, and
+/// it scans the users table without an index, which suits a directory of
+/// thousands. E-mails are stored lower-cased (`normalize_email`), so they
+/// are compared with the lower-cased `q` directly.
+pub async fn directory(
+    db: &impl ConnectionTrait,
+    q: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<u64>,
+) -> Result<shared::dto::users::UserPage, DomainError> {
+    use sea_orm::{QuerySelect, sea_query::Condition};
+
+    let raw = q.unwrap_or_default();
+    if raw.chars().count() > MAX_DIRECTORY_QUERY_CHARS {
+        return Err(DomainError::invalid(
+            "q",
+            format!("must have at most {MAX_DIRECTORY_QUERY_CHARS} characters"),
+        ));
+    }
+    let limit = limit.unwrap_or(DEFAULT_DIRECTORY_PAGE);
+    if !(1..=MAX_DIRECTORY_PAGE).contains(&limit) {
+        return Err(DomainError::invalid(
+            "limit",
+            format!("must be 1 to {MAX_DIRECTORY_PAGE}"),
+        ));
+    }
+    let mut after = cursor.map(directory::decode_cursor).transpose()?;
+    let filter = directory::Filter::new(raw.trim());
+
+    let mut found: Vec<shared::dto::users::UserDirectoryEntry> = Vec::new();
+    // Rows the Rust check drops are rare (a locale-aware lower() folding
+    // more than ours), so this loop almost always runs once.
+    loop {
+        let mut find = users::Entity::find()
+            .select_only()
+            .columns([users::Column::Id, users::Column::Name, users::Column::Email])
+            .filter(users::Column::IsActive.eq(true))
+            .order_by_asc(users::Column::Name)
+            .order_by_asc(users::Column::Id)
+            .limit(limit + 1);
+        if let Some(cond) = filter.sql() {
+            find = find.filter(cond);
+        }
+        if let Some((name, id)) = &after {
+            find = find.filter(
+                Condition::any()
+                    .add(users::Column::Name.gt(name.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(users::Column::Name.eq(name.as_str()))
+                            .add(users::Column::Id.gt(*id)),
+                    ),
+            );
+        }
+        let rows: Vec<(i64, String, String)> = find.into_tuple().all(db).await?;
+        let exhausted = (rows.len() as u64) <= limit;
+        after = rows.last().map(|(id, name, _)| (name.clone(), *id));
+        for (id, name, email) in rows {
+            if filter.accepts(&name, &email) {
+                found.push(shared::dto::users::UserDirectoryEntry { id, name, email });
+            }
+        }
+        if exhausted || found.len() as u64 > limit {
+            break;
+        }
+    }
+    let has_more = found.len() as u64 > limit;
+    found.truncate(limit as usize);
+    let next_cursor = if has_more {
+        found
+            .last()
+            .map(|u| directory::encode_cursor(&u.name, u.id))
+    } else {
+        None
+    };
+    Ok(shared::dto::users::UserPage {
+        items: found,
+        next_cursor,
+    })
+}
+
+/// The pieces of [`directory`]: case folding, the filter in SQL and in
+/// Rust, the cursor.
+pub mod directory {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sea_orm::sea_query::{Condition, Expr, Func, LikeExpr};
+    use sea_orm::{ColumnTrait, ExprTrait};
+
+    use super::DomainError;
+    use crate::db::entities::users;
+
+    /// Lower-cases one character when that is a one-to-one mapping and
+    /// the character is the lower-case letter itself or its canonical
+    /// upper-case form; leaves it alone otherwise (e.g. İ, whose lower case
+    /// is two characters, or the Kelvin sign). One character in, one out,
+    /// so positions in the folded text match positions in the SQL.
+    pub fn fold_char(c: char) -> char {
+        let mut lower = c.to_lowercase();
+        match (lower.next(), lower.next()) {
+            (Some(l), None) if l == c || single(l.to_uppercase()) == Some(c) => l,
+            _ => c,
+        }
+    }
+
+    /// `fold_char` over a string.
+    pub fn fold(s: &str) -> String {
+        s.chars().map(fold_char).collect()
+    }
+
+    fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
+        match (it.next(), it.next()) {
+            (Some(c), None) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Characters that match themselves in a LIKE pattern with `\` escape.
+    fn escape_like(s: &str) -> String {
+        s.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    }
+
+    /// A directory query, folded once.
+    #[derive(Debug)]
+    pub struct Filter {
+        /// `fold(q)`, for names.
+        name: String,
+        /// `q` as e-mails are stored (`normalize_email`).
+        email: String,
+    }
+
+    impl Filter {
+        /// `q` already trimmed; empty matches everyone.
+        pub fn new(q: &str) -> Self {
+            Self {
+                name: fold(q),
+                email: super::normalize_email(q),
+            }
+        }
+
+        /// The upper-case letters whose lower-case form appears in the
+        /// query and that SQL `LOWER` may not fold (anything not ASCII).
+        fn replacements(&self) -> Vec<(char, char)> {
+            let mut out: Vec<(char, char)> = Vec::new();
+            for l in self.name.chars().filter(|c| !c.is_ascii()) {
+                if let Some(u) = single(l.to_uppercase())
+                    && u != l
+                    && fold_char(u) == l
+                    && !out.contains(&(u, l))
+                {
+                    out.push((u, l));
+                }
+            }
+            out
+        }
+
+        /// The name folded in SQL the way `fold` folds it for this query.
+        fn folded_name(&self) -> Expr {
+            let mut e = Expr::col(users::Column::Name);
+            for (u, l) in self.replacements() {
+                e = Func::cust("REPLACE")
+                    .arg(e)
+                    .arg(u.to_string())
+                    .arg(l.to_string())
+                    .into();
+            }
+            Func::lower(e).into()
+        }
+
+        /// The SQL condition: every user `accepts` takes, maybe a few more.
+        pub fn sql(&self) -> Option<Condition> {
+            if self.name.is_empty() {
+                return None;
+            }
+            let name = escape_like(&self.name);
+            let like = |p: String| LikeExpr::new(p).escape('\\');
+            let folded = self.folded_name();
+            Some(
+                Condition::any()
+                    .add(users::Column::Email.like(like(format!("{}%", escape_like(&self.email)))))
+                    .add(folded.clone().like(like(format!("{name}%"))))
+                    .add(folded.clone().like(like(format!("% {name}%"))))
+                    .add(folded.like(like(format!("%-{name}%")))),
+            )
+        }
+
+        /// The exact check.
+        pub fn accepts(&self, name: &str, email: &str) -> bool {
+            if self.name.is_empty() {
+                return true;
+            }
+            let folded = fold(name);
+            email.starts_with(&self.email)
+                || folded.starts_with(&self.name)
+                || folded.contains(&format!(" {}", self.name))
+                || folded.contains(&format!("-{}", self.name))
+        }
+    }
+
+    /// Opaque to clients: the (name, id) the next page starts after.
+    pub fn encode_cursor(name: &str, id: i64) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{id}:{name}"))
+    }
+
+    /// The (name, id) of `encode_cursor`, or 422 naming `cursor`.
+    pub fn decode_cursor(s: &str) -> Result<(String, i64), DomainError> {
+        let bad = || DomainError::invalid("cursor", "is not a cursor returned by this endpoint");
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let (id, name) = text.split_once(':').ok_or_else(bad)?;
+        let id = id.parse::<i64>().map_err(|_| bad())?;
+        Ok((name.to_owned(), id))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use sea_orm::{DbBackend, EntityTrait, QueryFilter, QueryTrait};
+
+        #[test]
+        fn folds_polish_and_leaves_odd_letters_alone() {
+            assert_eq!(fold("ŁUCJA Żak"), "łucja żak");
+            assert_eq!(fold("ĄĆĘŁŃÓŚŹŻ"), "ąćęłńóśźż");
+            assert_eq!(fold("Ünal"), "ünal");
+            // Two characters in lower case: kept, so positions stay aligned.
+            assert_eq!(fold("İ"), "İ");
+            // Not the canonical upper case of 'k'.
+            assert_eq!(fold("\u{212A}"), "\u{212A}");
+        }
+
+        #[test]
+        fn accepts_name_word_and_email_prefixes() {
+            let f = Filter::new("łuc");
+            assert!(f.accepts("Łucja Żak", "lucja@firma.pl"));
+            assert!(Filter::new("ŁUC").accepts("Łucja Żak", "x@y.pl"));
+            assert!(Filter::new("żak").accepts("Łucja Żak", "x@y.pl"));
+            assert!(Filter::new("kowal").accepts("Anna Nowak-Kowalska", "x@y.pl"));
+            assert!(Filter::new("Lucja@").accepts("X", "lucja@firma.pl"));
+            assert!(!f.accepts("Anna Nowak", "anna@firma.pl"));
+            assert!(!Filter::new("ucja").accepts("Łucja Żak", "x@y.pl"));
+            assert!(Filter::new("").accepts("Anyone", "a@b.pl"));
+        }
+
+        #[test]
+        fn sql_folds_the_query_letters_and_escapes_like() {
+            let cond = Filter::new("Ł_%").sql().unwrap();
+            let sqlite = users::Entity::find()
+                .filter(cond.clone())
+                .build(DbBackend::Sqlite)
+                .to_string();
+            for part in [
+                r#""email" LIKE 'ł\_\%%' ESCAPE '\'"#,
+                r#"LOWER(REPLACE("name", 'Ł', 'ł')) LIKE 'ł\_\%%' ESCAPE '\'"#,
+                r#"LOWER(REPLACE("name", 'Ł', 'ł')) LIKE '% ł\_\%%' ESCAPE '\'"#,
+                r#"LOWER(REPLACE("name", 'Ł', 'ł')) LIKE '%-ł\_\%%' ESCAPE '\'"#,
+            ] {
+                assert!(sqlite.contains(part), "{part} in {sqlite}");
+            }
+            // The same statement on PostgreSQL, with bound values.
+            let pg = users::Entity::find()
+                .filter(cond)
+                .build(DbBackend::Postgres);
+            assert!(pg.sql.contains(r#"LOWER(REPLACE("name", $"#), "{}", pg.sql);
+            assert_eq!(pg.sql.matches("ESCAPE").count(), 4, "{}", pg.sql);
+            assert!(Filter::new("").sql().is_none());
+            // ASCII needs no REPLACE: LOWER folds it on both databases.
+            let ascii = Filter::new("Anna").sql().unwrap();
+            let sql = users::Entity::find()
+                .filter(ascii)
+                .build(DbBackend::Sqlite)
+                .to_string();
+            assert!(sql.contains(r#"LOWER("name") LIKE 'anna%'"#), "{sql}");
+        }
+
+        #[test]
+        fn cursor_round_trip() {
+            let c = encode_cursor("Łucja: Żak", 42);
+            assert_eq!(decode_cursor(&c).unwrap(), ("Łucja: Żak".to_owned(), 42));
+            for bad in ["", "!!", "bm9wZQ", &URL_SAFE_NO_PAD.encode("x:Anna")] {
+                assert!(decode_cursor(bad).is_err(), "{bad}");
+            }
+        }
+    }
+}

@@ -1,67 +1,181 @@
-//! In-process event bus (the embedded default, one instance): a broadcast
-//! channel per user with at least one subscriber. A user nobody listens to
-//! costs nothing; a lagging subscriber loses the oldest events (bounded
-//! memory) and is told so by the channel.
+//! In-process event bus (the embedded default, one instance). Per user: a
+//! broadcast channel for live delivery and a ring buffer of recent events
+//! for replay, bounded by count and age, so memory stays bounded. Ids are
+//! one increasing counter, so "after id N" is a plain comparison.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use shared::Event;
 use tokio::sync::broadcast;
 
-use super::bus::{BoxFuture, Envelope, EventBus};
+use super::bus::{BoxFuture, Envelope, EventBus, Opened};
 
-/// Events buffered per subscriber before it counts as lagging.
-const CHANNEL_CAPACITY: usize = 256;
+/// Events buffered per live subscriber before it counts as too slow.
+pub const CHANNEL_CAPACITY: usize = 256;
+/// Replay window: at most this many events per user …
+pub const REPLAY_MAX_EVENTS: usize = 1_000;
+/// … and none older than this.
+pub const REPLAY_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Default)]
+struct UserLog {
+    tx: broadcast::Sender<Arc<Envelope>>,
+    ring: VecDeque<(Instant, u64, Arc<Envelope>)>,
+    /// The highest id dropped from the ring: replay from below it is impossible.
+    trimmed_up_to: u64,
+}
+
+impl UserLog {
+    fn new() -> Self {
+        Self {
+            tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            ring: VecDeque::new(),
+            trimmed_up_to: 0,
+        }
+    }
+
+    fn trim(&mut self, now: Instant) {
+        while let Some((at, id, _)) = self.ring.front() {
+            if self.ring.len() > REPLAY_MAX_EVENTS || now.duration_since(*at) > REPLAY_MAX_AGE {
+                self.trimmed_up_to = *id;
+                self.ring.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+struct Inner {
+    next_id: u64,
+    users: HashMap<i64, UserLog>,
+    /// Highest id ever dropped together with a whole user log.
+    forgotten_up_to: u64,
+    last_sweep: Instant,
+}
+
 pub struct LocalBus {
-    next_id: AtomicU64,
-    channels: Mutex<HashMap<i64, broadcast::Sender<Arc<Envelope>>>>,
+    inner: Mutex<Inner>,
+}
+
+impl Default for LocalBus {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LocalBus {
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            inner: Mutex::new(Inner {
+                next_id: 0,
+                users: HashMap::new(),
+                forgotten_up_to: 0,
+                last_sweep: Instant::now(),
+            }),
+        }
     }
 
-    fn channels(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<i64, broadcast::Sender<Arc<Envelope>>>> {
-        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Inner {
+    /// Drops old events, and the logs of users nobody listens to any more.
+    fn sweep(&mut self, now: Instant) {
+        if now.duration_since(self.last_sweep) < Duration::from_secs(30) {
+            return;
+        }
+        self.last_sweep = now;
+        let mut forgotten = self.forgotten_up_to;
+        self.users.retain(|_, log| {
+            log.trim(now);
+            let keep = log.tx.receiver_count() > 0 || !log.ring.is_empty();
+            if !keep {
+                forgotten = forgotten.max(log.trimmed_up_to);
+            }
+            keep
+        });
+        self.forgotten_up_to = forgotten;
     }
 }
 
 impl EventBus for LocalBus {
     fn publish<'a>(&'a self, recipients: &'a [i64], event: Event) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            let now = Instant::now();
+            let mut inner = self.lock();
+            inner.sweep(now);
+            inner.next_id += 1;
+            let id = inner.next_id;
             let env = Arc::new(Envelope {
-                id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+                id: id.to_string(),
                 event,
             });
-            let mut channels = self.channels();
             for uid in recipients {
-                if let Some(tx) = channels.get(uid)
-                    && tx.send(env.clone()).is_err()
-                {
-                    // Every receiver is gone: forget the channel.
-                    channels.remove(uid);
-                }
+                let log = inner.users.entry(*uid).or_insert_with(UserLog::new);
+                log.ring.push_back((now, id, env.clone()));
+                log.trim(now);
+                // No receiver is fine: the event waits in the ring for replay.
+                let _ = log.tx.send(env.clone());
+            }
+        })
+    }
+
+    fn open<'a>(&'a self, user_id: i64, last_event_id: Option<&'a str>) -> BoxFuture<'a, Opened> {
+        Box::pin(async move {
+            let mut inner = self.lock();
+            let forgotten = inner.forgotten_up_to;
+            let log = inner.users.entry(user_id).or_insert_with(UserLog::new);
+            let live = log.tx.subscribe();
+            let Some(last) = last_event_id else {
+                return Opened {
+                    replay: Vec::new(),
+                    resync: false,
+                    live,
+                };
+            };
+            // An id we never issued (another server's, garbage): resync.
+            let Ok(last) = last.trim().parse::<u64>() else {
+                return Opened {
+                    replay: Vec::new(),
+                    resync: true,
+                    live,
+                };
+            };
+            log.trim(Instant::now());
+            let lost = last < log.trimmed_up_to || last < forgotten;
+            if lost {
+                return Opened {
+                    replay: Vec::new(),
+                    resync: true,
+                    live,
+                };
+            }
+            let replay = log
+                .ring
+                .iter()
+                .filter(|(_, id, _)| *id > last)
+                .map(|(_, _, e)| e.clone())
+                .collect();
+            Opened {
+                replay,
+                resync: false,
+                live,
             }
         })
     }
 
     fn subscribe(&self, user_id: i64) -> broadcast::Receiver<Arc<Envelope>> {
-        let mut channels = self.channels();
-        match channels.get(&user_id) {
-            Some(tx) => tx.subscribe(),
-            None => {
-                let (tx, rx) = broadcast::channel(CHANNEL_CAPACITY);
-                channels.insert(user_id, tx);
-                rx
-            }
-        }
+        let mut inner = self.lock();
+        inner
+            .users
+            .entry(user_id)
+            .or_insert_with(UserLog::new)
+            .tx
+            .subscribe()
     }
 }
 
@@ -69,15 +183,46 @@ impl EventBus for LocalBus {
 mod tests {
     use super::*;
 
+    fn ev(n: i64) -> Event {
+        Event::ConversationCreated { conversation_id: n }
+    }
+
     #[tokio::test]
     async fn delivers_only_to_recipients() {
         let bus = LocalBus::new();
         let mut a = bus.subscribe(1);
         let mut b = bus.subscribe(2);
-        bus.publish(&[1], Event::ConversationCreated { conversation_id: 7 })
-            .await;
-        let got = a.recv().await.unwrap();
-        assert_eq!(got.event, Event::ConversationCreated { conversation_id: 7 });
+        bus.publish(&[1], ev(7)).await;
+        assert_eq!(a.recv().await.unwrap().event, ev(7));
         assert!(b.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn replays_after_the_last_id_then_goes_live() {
+        let bus = LocalBus::new();
+        bus.publish(&[1], ev(1)).await;
+        bus.publish(&[1], ev(2)).await;
+        bus.publish(&[1], ev(3)).await;
+        let first = bus.open(1, None).await;
+        assert!(first.replay.is_empty() && !first.resync);
+        let opened = bus.open(1, Some("1")).await;
+        let got: Vec<Event> = opened.replay.iter().map(|e| e.event.clone()).collect();
+        assert_eq!(got, [ev(2), ev(3)]);
+        let mut live = opened.live;
+        bus.publish(&[1], ev(4)).await;
+        assert_eq!(live.recv().await.unwrap().event, ev(4));
+    }
+
+    #[tokio::test]
+    async fn beyond_the_window_means_resync() {
+        let bus = LocalBus::new();
+        for i in 0..(REPLAY_MAX_EVENTS as i64 + 10) {
+            bus.publish(&[1], ev(i)).await;
+        }
+        assert!(bus.open(1, Some("1")).await.resync);
+        assert!(bus.open(1, Some("garbage")).await.resync);
+        let ok = bus.open(1, Some("1005")).await;
+        assert!(!ok.resync);
+        assert_eq!(ok.replay.len(), 5);
     }
 }

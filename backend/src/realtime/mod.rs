@@ -3,5 +3,6 @@
 
 pub mod bus;
 pub mod local_bus;
+pub mod presence;
 
-pub use bus::{Envelope, EventBus};
+pub use bus::{Envelope, EventBus, Opened};

@@ -11,7 +11,7 @@ use shared::dto::conversations::{
 use crate::auth::AuthUser;
 use crate::domain::conversations as domain;
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, OptionalJson};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -131,10 +131,10 @@ async fn settings(
 async fn read(
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Bytes,
+    body: OptionalJson<MarkRead>,
     st: web::Data<AppState>,
 ) -> Result<web::Json<ReadState>, ApiError> {
-    let req: MarkRead = crate::error::optional_json(&body)?;
+    let req = body.0;
     Ok(web::Json(
         domain::mark_read(&st, user.id(), *id, req).await?,
     ))

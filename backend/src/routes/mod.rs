@@ -3,11 +3,13 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod docs;
 pub mod health;
 pub mod messages;
 pub mod pins;
 pub mod reactions;
 pub mod spa;
+pub mod stream;
 pub mod users;
 
 use actix_web::{HttpResponse, web};
@@ -21,7 +23,9 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .configure(messages::routes)
         .configure(reactions::routes)
         .configure(pins::routes)
-        .configure(users::routes);
+        .configure(stream::routes)
+        .configure(users::routes)
+        .configure(docs::routes);
 }
 
 /// Unknown paths and methods under `/api`: problem+json 404, not HTML.

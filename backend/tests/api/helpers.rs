@@ -193,6 +193,9 @@ pub async fn spawn_app_with(kind: Db, extra: &[&str]) -> TestApp {
         test_db._dir.path().join("dist").display().to_string(),
         "--database-max-connections".into(),
         "4".into(),
+        // Vanished stream clients are noticed at the next keep-alive.
+        "--sse-keep-alive-secs".into(),
+        "1".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let settings = Settings::parse_from(args).expect("test settings parse");
@@ -349,13 +352,22 @@ pub struct TestUser {
 impl TestApp {
     /// Creates a user and logs them in with a fresh browser client.
     pub async fn user(&self, name: &str) -> TestUser {
-        let email = format!(
-            "{}@firma.pl",
-            name.to_lowercase()
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-        );
+        // Letters outside ASCII become their code points, so "Łucja" and
+        // "Lucja" get different addresses.
+        let local: String = name
+            .to_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_string()
+                } else if c.is_alphanumeric() {
+                    format!("u{:x}", c as u32)
+                } else {
+                    String::new()
+                }
+            })
+            .collect();
+        let email = format!("{local}@firma.pl");
         let id = self.create_user(&email, name, "haslo-testowe-1").await;
         let client = browser_client();
         let r = self.login_with(&client, &email, "haslo-testowe-1").await;
@@ -368,7 +380,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, who: &TestUser, path: &str) -> reqwest::Response {
-        who.client.get(self.url(path)).send().await.expect("request")
+        who.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post(&self, who: &TestUser, path: &str, body: Value) -> reqwest::Response {
@@ -412,7 +428,11 @@ impl TestApp {
                 serde_json::json!({ "member_ids": ids, "name": name }),
             )
             .await;
-        assert!(r.status().is_success(), "create conversation: {}", r.status());
+        assert!(
+            r.status().is_success(),
+            "create conversation: {}",
+            r.status()
+        );
         r.json().await.expect("conversation json")
     }
 

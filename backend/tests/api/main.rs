@@ -3,13 +3,17 @@
 //! (the `db_test!` macro runs every behaviour on both), and talks HTTP.
 
 mod helpers;
+mod sse;
 
 mod auth;
+mod authz;
 mod cli;
 mod conversations;
 mod health;
 mod messages;
 mod migrations;
+mod openapi;
 mod pins;
 mod reactions;
+mod stream;
 mod users;

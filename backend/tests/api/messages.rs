@@ -441,3 +441,46 @@ db_test!(
         assert!(send_big <= 16, "{send_big}");
     }
 );
+
+db_test!(
+    sending_queues_one_email_per_recipient_and_conversation,
+    |app| {
+        let anna = app.user("Anna").await;
+        let jan = app.user("Jan").await;
+        let ola = app.user("Ola").await;
+        let piotr = app.user("Piotr").await;
+        let g = app
+            .conversation(&anna, &[&jan, &ola, &piotr], Some("Zespół"))
+            .await;
+        // Ola muted the group; Piotr does not want e-mails.
+        app.patch(
+            &ola,
+            &format!("/api/conversations/{}/settings", g.id),
+            json!({ "is_muted": true }),
+        )
+        .await;
+        app.exec(&format!(
+            "UPDATE users SET notify_email_messages = false WHERE id = {}",
+            piotr.id
+        ))
+        .await;
+        app.send(&anna, g.id, "pierwsza").await;
+        app.send(&anna, g.id, "druga").await;
+        app.send(&jan, g.id, "odpowiedź Jana").await;
+        let rows = app
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM email_outbox WHERE conversation_id = {} AND kind = 'new_messages'",
+            g.id
+        ))
+        .await;
+        assert_eq!(rows, 2, "one for Jan (from Anna), one for Anna (from Jan)");
+        for (uid, n) in [(jan.id, 1), (anna.id, 1), (ola.id, 0), (piotr.id, 0)] {
+            let got = app
+                .scalar_i64(&format!(
+                    "SELECT COUNT(*) FROM email_outbox WHERE user_id = {uid}"
+                ))
+                .await;
+            assert_eq!(got, n, "user {uid}");
+        }
+    }
+);

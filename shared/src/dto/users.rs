@@ -40,3 +40,13 @@ pub struct UserDirectoryEntry {
     pub name: String,
     pub email: String,
 }
+
+/// One user's presence (`GET /api/users/presence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PresenceDto {
+    pub user_id: i64,
+    pub online: bool,
+    /// When the user was last online; null while online or if never seen.
+    pub last_seen: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,119 @@
+//! Presence as the API shows it, and who hears about a user's presence:
+//! everyone who shares a conversation with them.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter};
+use shared::Event;
+use shared::dto::users::PresenceDto;
+
+use super::DomainError;
+use crate::db::entities::{conversation_members as members, users};
+use crate::realtime::presence::Change;
+use crate::state::AppState;
+
+pub const MAX_IDS: usize = 50;
+
+/// Users who share at least one conversation with `user_id` (one statement).
+pub async fn contacts(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<i64>, DomainError> {
+    let mut mine = Query::select();
+    mine.column(members::Column::ConversationId)
+        .from(members::Entity)
+        .and_where(Expr::col(members::Column::UserId).eq(user_id));
+    let rows = members::Entity::find()
+        .filter(members::Column::ConversationId.in_subquery(mine))
+        .filter(members::Column::UserId.ne(user_id))
+        .all(db)
+        .await?;
+    let mut ids: Vec<i64> = rows.into_iter().map(|m| m.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Tells a user's contacts that they came online or went offline (and
+/// records `last_seen` when they leave).
+pub async fn announce(st: &AppState, change: Change) -> Result<(), DomainError> {
+    let (user_id, online) = match change {
+        Change::Online(u) => (u, true),
+        Change::Offline(u) => (u, false),
+    };
+    let now = Utc::now();
+    if !online {
+        users::Entity::update_many()
+            .col_expr(users::Column::LastSeenAt, Expr::val(now))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&st.db)
+            .await?;
+    }
+    let audience = contacts(&st.db, user_id).await?;
+    st.bus
+        .publish(
+            &audience,
+            Event::Presence {
+                user_id,
+                online,
+                last_seen: (!online).then_some(now),
+            },
+        )
+        .await;
+    Ok(())
+}
+
+/// Presence of 1–50 users in one statement.
+pub async fn lookup(st: &AppState, ids: &[i64]) -> Result<Vec<PresenceDto>, DomainError> {
+    if ids.is_empty() || ids.len() > MAX_IDS {
+        return Err(DomainError::invalid(
+            "ids",
+            format!("give 1 to {MAX_IDS} user ids"),
+        ));
+    }
+    let found = users::Entity::find()
+        .filter(users::Column::Id.is_in(ids.iter().copied()))
+        .filter(users::Column::IsActive.eq(true))
+        .all(&st.db)
+        .await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.iter().find(|u| u.id == *id))
+        .map(|u| {
+            let online = st.presence.is_online(u.id);
+            PresenceDto {
+                user_id: u.id,
+                online,
+                last_seen: if online { None } else { u.last_seen_at },
+            }
+        })
+        .collect())
+}
+
+/// Tells the other members that `user_id` is typing, at most once per 2 s
+/// per user and conversation; extra calls are silent no-ops.
+pub async fn typing(st: &AppState, user_id: i64, conversation_id: i64) -> Result<(), DomainError> {
+    super::conversations::membership(&st.db, conversation_id, user_id).await?;
+    let key = format!("{user_id}:{conversation_id}");
+    if st.typing_limiter.check_and_hit(&key, 1).is_err() {
+        return Ok(());
+    }
+    let user_name = users::Entity::find_by_id(user_id)
+        .one(&st.db)
+        .await?
+        .map(|u| u.name)
+        .unwrap_or_default();
+    let audience: Vec<i64> = super::conversations::member_ids(&st.db, conversation_id)
+        .await?
+        .into_iter()
+        .filter(|u| *u != user_id)
+        .collect();
+    st.bus
+        .publish(
+            &audience,
+            Event::Typing {
+                conversation_id,
+                user_id,
+                user_name,
+            },
+        )
+        .await;
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! Real time over SSE: framing and headers, delivery, replay by
+//! Last-Event-ID, resync, typing throttle, presence, membership changes.
+
+use std::time::Duration;
+
+use serde_json::json;
+use shared::dto::users::PresenceDto;
+
+use crate::db_test;
+use crate::helpers::{TestApp, TestUser, assert_problem, bare_client};
+use crate::sse::{self, SseStream};
+
+async fn stream(app: &TestApp, who: &TestUser, last_id: Option<&str>) -> SseStream {
+    let mut req = who.client.get(app.url("/api/messages/stream"));
+    if let Some(id) = last_id {
+        req = req.header("Last-Event-ID", id);
+    }
+    let mut s = sse::open(req).await;
+    assert_eq!(s.status, 200);
+    let first = s.next().await;
+    assert_eq!(first.retry, Some(3000), "retry hint first: {first:?}");
+    let connected = s.next_event().await;
+    assert_eq!(connected.event.as_deref(), Some("connected"));
+    assert_eq!(connected.json()["user_id"], who.id);
+    s
+}
+
+db_test!(stream_frames_headers_and_delivery, |app| {
+    let anna = app.user("Anna").await;
+    let jan = app.user("Jan").await;
+    let eve = app.user("Ewa").await;
+    let c = app.conversation(&anna, &[&jan], None).await;
+    let mut js = stream(&app, &jan, None).await;
+    assert_eq!(js.headers["content-type"], "text/event-stream");
+    assert_eq!(js.headers["cache-control"], "no-cache");
+    assert_eq!(js.headers["x-accel-buffering"], "no");
+    let mut es = stream(&app, &eve, None).await;
+    let m = app.send(&anna, c.id, "na żywo").await;
+    let f = js.next_non_presence().await;
+    assert_eq!(f.event.as_deref(), Some("new_message"));
+    assert!(f.id.is_some());
+    let data = f.json();
+    assert_eq!(data["type"], "new_message");
+    assert_eq!(data["message"]["id"], m.id);
+    assert_eq!(data["message"]["content"], "na żywo");
+    // Someone outside the conversation hears nothing of it.
+    es.assert_quiet(Duration::from_millis(500)).await;
+});
+
+db_test!(stream_needs_authentication_and_takes_bearer_tokens, |app| {
+    let r = bare_client()
+        .get(app.url("/api/messages/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 401, "unauthenticated").await;
+    let (_, token) = app.token_for(&app.admin.email).await;
+    let mut s = sse::open(
+        bare_client()
+            .get(app.url("/api/messages/stream"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(s.status, 200);
+    assert_eq!(s.next_event().await.event.as_deref(), Some("connected"));
+});
+
+db_test!(
+    reconnect_with_last_event_id_replays_without_gap_or_duplicate,
+    |app| {
+        let anna = app.user("Anna").await;
+        let jan = app.user("Jan").await;
+        let c = app.conversation(&anna, &[&jan], None).await;
+        let mut js = stream(&app, &jan, None).await;
+        app.send(&anna, c.id, "jeden").await;
+        let first = js.next_event().await;
+        let last_id = first.id.clone().unwrap();
+        drop(js);
+        // Sent while Jan is away.
+        let m2 = app.send(&anna, c.id, "dwa").await;
+        let m3 = app.send(&anna, c.id, "trzy").await;
+        let mut js = stream(&app, &jan, Some(&last_id)).await;
+        let a = js.next_event().await;
+        let b = js.next_event().await;
+        assert_eq!(a.json()["message"]["id"], m2.id);
+        assert_eq!(b.json()["message"]["id"], m3.id);
+        let m4 = app.send(&anna, c.id, "cztery").await;
+        let d = js.next_non_presence().await;
+        assert_eq!(
+            d.json()["message"]["id"],
+            m4.id,
+            "then live, nothing repeated"
+        );
+        js.assert_quiet(Duration::from_millis(300)).await;
+        // The same through the query parameter.
+        let mut q = sse::open(jan.client.get(app.url(&format!(
+            "/api/messages/stream?last_event_id={}",
+            b.id.clone().unwrap()
+        ))))
+        .await;
+        assert_eq!(q.next_event().await.event.as_deref(), Some("connected"));
+        assert_eq!(q.next_non_presence().await.json()["message"]["id"], m4.id);
+    }
+);
+
+db_test!(unknown_or_too_old_last_event_id_gets_resync, |app| {
+    let jan = app.user("Jan").await;
+    let mut js = stream(&app, &jan, Some("not-an-id")).await;
+    assert_eq!(js.next_event().await.event.as_deref(), Some("resync"));
+});
+
+db_test!(typing_reaches_the_others_once_per_two_seconds, |app| {
+    let anna = app.user("Anna").await;
+    let jan = app.user("Jan").await;
+    let c = app.conversation(&anna, &[&jan], None).await;
+    let mut js = stream(&app, &jan, None).await;
+    let mut anna_s = stream(&app, &anna, None).await;
+    let path = format!("/api/conversations/{}/typing", c.id);
+    for _ in 0..3 {
+        let r = app.post(&anna, &path, json!({})).await;
+        assert_eq!(r.status(), 204);
+    }
+    let f = js.next_non_presence().await;
+    assert_eq!(f.event.as_deref(), Some("typing"));
+    assert_eq!(
+        f.json(),
+        json!({ "type": "typing", "conversation_id": c.id, "user_id": anna.id, "user_name": "Anna" })
+    );
+    js.assert_quiet(Duration::from_millis(500)).await;
+    // The typist does not hear herself (presence of Jan may arrive: skip it).
+    anna_s.assert_quiet(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(app.post(&anna, &path, json!({})).await.status(), 204);
+    assert_eq!(
+        js.next_non_presence().await.event.as_deref(),
+        Some("typing")
+    );
+    // Strangers: 404.
+    let eve = app.user("Ewa").await;
+    assert_problem(app.post(&eve, &path, json!({})).await, 404, "not_found").await;
+});
+
+db_test!(presence_online_offline_and_lookup, |app| {
+    let anna = app.user("Anna").await;
+    let jan = app.user("Jan").await;
+    let eve = app.user("Ewa").await;
+    app.conversation(&anna, &[&jan], None).await;
+    let mut anna_s = stream(&app, &anna, None).await;
+    let mut eve_s = stream(&app, &eve, None).await;
+    let js = stream(&app, &jan, None).await;
+    let f = anna_s.next_event().await;
+    assert_eq!(f.event.as_deref(), Some("presence"));
+    assert_eq!(f.json()["user_id"], jan.id);
+    assert_eq!(f.json()["online"], true);
+    let ids = format!("/api/users/presence?ids={}&ids={}", jan.id, eve.id);
+    let p: Vec<PresenceDto> = app.get(&anna, &ids).await.json().await.unwrap();
+    assert_eq!(p.len(), 2);
+    assert!(p[0].online && p[0].last_seen.is_none());
+    drop(js);
+    // Offline after the grace period, with last_seen recorded.
+    let f = anna_s.next_event().await;
+    assert_eq!(f.event.as_deref(), Some("presence"));
+    assert_eq!(f.json()["online"], false);
+    assert!(f.json()["last_seen"].is_string());
+    let p: Vec<PresenceDto> = app.get(&anna, &ids).await.json().await.unwrap();
+    assert!(!p[0].online && p[0].last_seen.is_some());
+    // Ewa shares no conversation with Jan: she heard nothing about him.
+    while let Ok(f) = tokio::time::timeout(Duration::from_millis(200), eve_s.next_event()).await {
+        assert_ne!(f.json()["user_id"], jan.id, "{f:?}");
+    }
+    // A heartbeat alone makes one online.
+    assert_eq!(
+        app.post(&jan, "/api/messages/heartbeat", json!({}))
+            .await
+            .status(),
+        204
+    );
+    let p: Vec<PresenceDto> = app.get(&anna, &ids).await.json().await.unwrap();
+    assert!(p[0].online);
+    // 1–50 ids.
+    let r = app.get(&anna, "/api/users/presence").await;
+    assert_problem(r, 422, "validation_failed").await;
+    let many: Vec<String> = (1..=51).map(|i| format!("ids={i}")).collect();
+    let r = app
+        .get(&anna, &format!("/api/users/presence?{}", many.join("&")))
+        .await;
+    assert_problem(r, 422, "validation_failed").await;
+    let r = app.get(&anna, "/api/users/presence?ids=x").await;
+    assert_problem(r, 422, "validation_failed").await;
+});
+
+db_test!(a_removed_member_hears_the_removal_and_then_nothing, |app| {
+    let anna = app.user("Anna").await;
+    let jan = app.user("Jan").await;
+    let ola = app.user("Ola").await;
+    let g = app.conversation(&anna, &[&jan, &ola], Some("Grupa")).await;
+    let mut os = stream(&app, &ola, None).await;
+    let r = app
+        .delete(
+            &anna,
+            &format!("/api/conversations/{}/members/{}", g.id, ola.id),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let f = os.next_non_presence().await;
+    assert_eq!(f.event.as_deref(), Some("member_removed"));
+    assert_eq!(f.json()["user_id"], ola.id);
+    app.send(&anna, g.id, "już bez Oli").await;
+    os.assert_quiet(Duration::from_millis(500)).await;
+});
