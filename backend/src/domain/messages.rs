@@ -60,6 +60,20 @@ pub async fn message_for(
     Ok((msg, m))
 }
 
+/// Like `message_for`, but a deleted message is `NotFound` too (nothing can
+/// be edited, reacted to, pinned or forwarded once it is gone).
+pub async fn live_message_for(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    message_id: i64,
+) -> Result<conv_messages::Model, DomainError> {
+    let (msg, _) = message_for(db, user_id, message_id).await?;
+    if msg.is_deleted {
+        return Err(DomainError::NotFound);
+    }
+    Ok(msg)
+}
+
 /// Turns rows into DTOs for `viewer` in at most four statements.
 pub async fn to_dtos(
     db: &impl ConnectionTrait,
@@ -359,7 +373,7 @@ pub async fn send(
         Err(e) => return Err(e),
     };
     let dto = one_dto(db, user_id, row).await?;
-    publish_new(st, &dto).await?;
+    publish_message(st, &dto, false).await?;
     Ok((dto, true))
 }
 
@@ -375,15 +389,20 @@ async fn find_by_client_id(
         .await?)
 }
 
-async fn publish_new(st: &AppState, dto: &MessageDto) -> Result<(), DomainError> {
+/// Publishes a new or edited message to every member. `me` in reactions is
+/// the publisher's view, so it is cleared: each client knows who it is.
+async fn publish_message(st: &AppState, dto: &MessageDto, edited: bool) -> Result<(), DomainError> {
     let audience = member_ids(&st.db, dto.conversation_id).await?;
-    let mut ev = dto.clone();
-    for r in &mut ev.reactions {
+    let mut message = dto.clone();
+    for r in &mut message.reactions {
         r.me = false;
     }
-    st.bus
-        .publish(&audience, Event::NewMessage { message: ev })
-        .await;
+    let event = if edited {
+        Event::MessageEdited { message }
+    } else {
+        Event::NewMessage { message }
+    };
+    st.bus.publish(&audience, event).await;
     Ok(())
 }
 
@@ -471,10 +490,7 @@ pub async fn edit(
     content: String,
 ) -> Result<MessageDto, DomainError> {
     let db = &st.db;
-    let (msg, _) = message_for(db, user_id, message_id).await?;
-    if msg.is_deleted {
-        return Err(DomainError::NotFound);
-    }
+    let msg = live_message_for(db, user_id, message_id).await?;
     if msg.sender_id != Some(user_id) {
         return Err(DomainError::Forbidden(
             "only your own messages can be edited".into(),
@@ -496,14 +512,7 @@ pub async fn edit(
     am.edited_at = Set(Some(Utc::now()));
     let row = am.update(db).await?;
     let dto = one_dto(db, user_id, row).await?;
-    let audience = member_ids(db, dto.conversation_id).await?;
-    let mut ev = dto.clone();
-    for r in &mut ev.reactions {
-        r.me = false;
-    }
-    st.bus
-        .publish(&audience, Event::MessageEdited { message: ev })
-        .await;
+    publish_message(st, &dto, true).await?;
     Ok(dto)
 }
 
@@ -566,10 +575,7 @@ pub async fn forward(
     target_conversation_id: i64,
 ) -> Result<MessageDto, DomainError> {
     let db = &st.db;
-    let (msg, _) = message_for(db, user_id, message_id).await?;
-    if msg.is_deleted {
-        return Err(DomainError::NotFound);
-    }
+    let msg = live_message_for(db, user_id, message_id).await?;
     membership(db, target_conversation_id, user_id)
         .await
         .map_err(|_| DomainError::invalid("conversation_id", "is not a conversation of yours"))?;
@@ -590,7 +596,7 @@ pub async fn forward(
     )
     .await?;
     let dto = one_dto(db, user_id, row).await?;
-    publish_new(st, &dto).await?;
+    publish_message(st, &dto, false).await?;
     Ok(dto)
 }
 

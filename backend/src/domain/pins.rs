@@ -21,17 +21,14 @@ use shared::dto::users::UserBrief;
 
 use super::DomainError;
 use super::conversations::{member_ids, membership};
-use super::messages::{message_for, to_dtos};
+use super::messages::{live_message_for, to_dtos};
 use crate::db::entities::{conv_messages, message_pins, users};
 use crate::state::AppState;
 
 /// Pins a message (a no-op when it is pinned already) and returns the pin.
 pub async fn pin(st: &AppState, user_id: i64, message_id: i64) -> Result<PinDto, DomainError> {
     let db = &st.db;
-    let (msg, _) = message_for(db, user_id, message_id).await?;
-    if msg.is_deleted {
-        return Err(DomainError::NotFound);
-    }
+    let msg = live_message_for(db, user_id, message_id).await?;
     let conversation_id = msg.conversation_id;
     let row = message_pins::ActiveModel {
         conversation_id: Set(conversation_id),
@@ -80,10 +77,7 @@ pub async fn pin(st: &AppState, user_id: i64, message_id: i64) -> Result<PinDto,
 /// Unpins a message (a no-op when it is not pinned).
 pub async fn unpin(st: &AppState, user_id: i64, message_id: i64) -> Result<(), DomainError> {
     let db = &st.db;
-    let (msg, _) = message_for(db, user_id, message_id).await?;
-    if msg.is_deleted {
-        return Err(DomainError::NotFound);
-    }
+    let msg = live_message_for(db, user_id, message_id).await?;
     let conversation_id = msg.conversation_id;
     let res = message_pins::Entity::delete_many()
         .filter(message_pins::Column::ConversationId.eq(conversation_id))

@@ -18,7 +18,7 @@ use shared::dto::messages::{ALLOWED_EMOJI, ReactionSummary, ReactionsDto};
 
 use super::DomainError;
 use super::conversations::member_ids;
-use super::messages::{message_for, summarize};
+use super::messages::{live_message_for, summarize};
 use crate::db::entities::message_reactions;
 use crate::state::AppState;
 
@@ -59,10 +59,7 @@ pub async fn add(
 ) -> Result<ReactionsDto, DomainError> {
     let emoji = Emoji::parse(emoji)?;
     let db = &st.db;
-    let (msg, _) = message_for(db, user_id, message_id).await?;
-    if msg.is_deleted {
-        return Err(DomainError::NotFound);
-    }
+    let msg = live_message_for(db, user_id, message_id).await?;
     let row = message_reactions::ActiveModel {
         message_id: Set(message_id),
         user_id: Set(user_id),
@@ -93,10 +90,7 @@ pub async fn remove(
 ) -> Result<ReactionsDto, DomainError> {
     let emoji = Emoji::parse(emoji)?;
     let db = &st.db;
-    let (msg, _) = message_for(db, user_id, message_id).await?;
-    if msg.is_deleted {
-        return Err(DomainError::NotFound);
-    }
+    let msg = live_message_for(db, user_id, message_id).await?;
     let res = message_reactions::Entity::delete_many()
         .filter(message_reactions::Column::MessageId.eq(message_id))
         .filter(message_reactions::Column::UserId.eq(user_id))
