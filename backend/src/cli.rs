@@ -212,8 +212,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("Created the first administrator account:");
         println!("  e-mail:   {}", admin.email);
         println!("  password: {}", admin.password);
+        // The command as it can be pasted: this very binary.
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "messaging".into());
         println!("This password is shown only once. Change it with:");
-        println!("  messaging user set-password --email {}", admin.email);
+        println!("  {exe} user set-password --email {}", admin.email);
     }
     println!("Messaging is running: log in at {public}/wiadomosci/ (API at {public}/api)");
     tracing::info!(port = app.port(), "listening");
