@@ -41,7 +41,10 @@ fn safe_relative(tail: &str) -> Option<PathBuf> {
 async fn serve(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
     let dir = &st.settings.static_dir;
     let tail = req.match_info().get("tail").unwrap_or("");
-    if let Some(rel) = safe_relative(tail).filter(|r| !r.as_os_str().is_empty()) {
+    // index.html is served below, never cached: it names the current assets.
+    if let Some(rel) =
+        safe_relative(tail).filter(|r| !r.as_os_str().is_empty() && *r != Path::new("index.html"))
+    {
         let path = dir.join(&rel);
         if path.is_file()
             && let Ok(file) = NamedFile::open_async(&path).await
