@@ -62,6 +62,9 @@ export default async function globalSetup(): Promise<void> {
     PUBLIC_URL: url,
     STATIC_DIR: staticDir,
     RUST_LOG: 'info',
+    // Every test signs in a few users from 127.0.0.1; the per-account
+    // limit (what auth.spec.ts checks) stays at its default.
+    LOGIN_MAX_ATTEMPTS_PER_IP: '1000',
   };
   delete env.DATABASE_URL;
 
@@ -118,7 +121,7 @@ export default async function globalSetup(): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
 
-  const info: ServerInfo = { baseUrl: url, admin };
+  const info: ServerInfo = { baseUrl: url, admin, bin, dataDir };
   const infoPath = join(dataDir, 'e2e-server.json');
   writeFileSync(infoPath, JSON.stringify(info, null, 2));
   process.env[SERVER_INFO_ENV] = infoPath;

@@ -5,6 +5,9 @@ export interface ServerInfo {
   baseUrl: string;
   /** The first administrator, as the server printed it on its first start. */
   admin: { email: string; password: string };
+  /** The server's binary and data directory, for running its CLI (users.ts). */
+  bin: string;
+  dataDir: string;
 }
 
 /** The environment variable naming the JSON file with the ServerInfo. */

@@ -10,7 +10,13 @@ use std::fmt;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::{Serialize, de::DeserializeOwned};
 use shared::dto::auth::{LoginRequest, LoginResponse};
-use shared::dto::users::UserDto;
+use shared::dto::conversations::{
+    ConversationDetail, ConversationPage, CreateConversation, MarkRead, ReadState,
+};
+use shared::dto::messages::{
+    AddReaction, EditMessage, MessageDto, MessagePage, ReactionsDto, SendMessage,
+};
+use shared::dto::users::{UserDto, UserPage};
 use shared::{ErrorCode, Problem};
 
 /// Where the API lives, relative to the page's origin.
@@ -70,6 +76,128 @@ pub async fn me() -> Result<UserDto, ApiError> {
 /// `POST /api/auth/logout`: ends the session (204).
 pub async fn logout() -> Result<(), ApiError> {
     send(Request::post(&url("/auth/logout"))).await.map(drop)
+}
+
+/// `GET /api/conversations`: one page of the caller's (non-archived)
+/// conversations, most recently active first.
+pub async fn conversations(cursor: Option<&str>) -> Result<ConversationPage, ApiError> {
+    let mut builder = Request::get(&url("/conversations")).query([("limit", "100")]);
+    if let Some(cursor) = cursor {
+        builder = builder.query([("cursor", cursor)]);
+    }
+    read_json(send(builder).await?).await
+}
+
+/// Every page of `GET /api/conversations` (the list filters client-side).
+pub async fn all_conversations() -> Result<ConversationPage, ApiError> {
+    let mut page = conversations(None).await?;
+    // A bounded number of pages: 20 × 100 conversations is plenty for a list.
+    for _ in 0..20 {
+        let Some(cursor) = page.next_cursor.take() else {
+            break;
+        };
+        let next = conversations(Some(&cursor)).await?;
+        page.items.extend(next.items);
+        page.next_cursor = next.next_cursor;
+    }
+    Ok(page)
+}
+
+/// `GET /api/conversations/{id}`: details with members and read positions.
+pub async fn conversation(id: i64) -> Result<ConversationDetail, ApiError> {
+    read_json(send(Request::get(&url(&format!("/conversations/{id}")))).await?).await
+}
+
+/// `POST /api/conversations`: a 1:1 (one member, no name; an existing one
+/// is returned) or a group.
+pub async fn create_conversation(
+    request: &CreateConversation,
+) -> Result<ConversationDetail, ApiError> {
+    read_json(send_json(Request::post(&url("/conversations")), request).await?).await
+}
+
+/// `POST /api/conversations/{id}/read`: marks everything (or up to
+/// `message_id`) read.
+pub async fn mark_read(id: i64, message_id: Option<i64>) -> Result<ReadState, ApiError> {
+    let body = MarkRead { message_id };
+    let builder = Request::post(&url(&format!("/conversations/{id}/read")));
+    read_json(send_json(builder, &body).await?).await
+}
+
+/// `POST /api/conversations/{id}/typing`.
+pub async fn typing(id: i64) -> Result<(), ApiError> {
+    send(Request::post(&url(&format!("/conversations/{id}/typing"))))
+        .await
+        .map(drop)
+}
+
+/// `GET /api/conversations/{id}/messages`: newest first, older than
+/// `before_id` when given.
+pub async fn messages(
+    id: i64,
+    before_id: Option<i64>,
+    limit: u32,
+) -> Result<MessagePage, ApiError> {
+    let mut builder = Request::get(&url(&format!("/conversations/{id}/messages")))
+        .query([("limit", limit.to_string())]);
+    if let Some(before_id) = before_id {
+        builder = builder.query([("before_id", before_id.to_string())]);
+    }
+    read_json(send(builder).await?).await
+}
+
+/// `POST /api/conversations/{id}/messages`.
+pub async fn send_message(id: i64, request: &SendMessage) -> Result<MessageDto, ApiError> {
+    let builder = Request::post(&url(&format!("/conversations/{id}/messages")));
+    read_json(send_json(builder, request).await?).await
+}
+
+/// `PATCH /api/messages/{id}` (own message, within 24 h).
+pub async fn edit_message(id: i64, content: String) -> Result<MessageDto, ApiError> {
+    let builder = Request::patch(&url(&format!("/messages/{id}")));
+    read_json(send_json(builder, &EditMessage { content }).await?).await
+}
+
+/// `DELETE /api/messages/{id}` (own message).
+pub async fn delete_message(id: i64) -> Result<(), ApiError> {
+    send(Request::delete(&url(&format!("/messages/{id}"))))
+        .await
+        .map(drop)
+}
+
+/// `POST /api/messages/{id}/reactions`.
+pub async fn add_reaction(id: i64, emoji: &str) -> Result<ReactionsDto, ApiError> {
+    let builder = Request::post(&url(&format!("/messages/{id}/reactions")));
+    let body = AddReaction {
+        emoji: emoji.to_owned(),
+    };
+    read_json(send_json(builder, &body).await?).await
+}
+
+/// `DELETE /api/messages/{id}/reactions/{emoji}` (the emoji percent-encoded).
+pub async fn remove_reaction(id: i64, emoji: &str) -> Result<ReactionsDto, ApiError> {
+    let emoji = String::from(js_sys::encode_uri_component(emoji));
+    let builder = Request::delete(&url(&format!("/messages/{id}/reactions/{emoji}")));
+    read_json(send(builder).await?).await
+}
+
+/// `GET /api/users?q=`: the directory, for picking members.
+pub async fn users(query: &str) -> Result<UserPage, ApiError> {
+    let builder = Request::get(&url("/users")).query([("q", query), ("limit", "20")]);
+    read_json(send(builder).await?).await
+}
+
+/// `POST /api/messages/heartbeat`: keeps the caller online.
+pub async fn heartbeat() -> Result<(), ApiError> {
+    send(Request::post(&url("/messages/heartbeat")))
+        .await
+        .map(drop)
+}
+
+/// The URL of the event stream (`GET /api/messages/stream`, SSE), for the
+/// one `EventSource` of the app.
+pub fn event_stream_url() -> String {
+    url("/messages/stream")
 }
 
 fn url(path: &str) -> String {

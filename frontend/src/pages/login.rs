@@ -58,8 +58,9 @@ pub fn LoginPage() -> impl IntoView {
     // Already signed in (e.g. the session check finished): go home.
     Effect::new(move |_| {
         if auth.user.with(Option::is_some) {
+            let target = auth.return_to.try_update(Option::take).flatten();
             navigate(
-                "/",
+                target.as_deref().unwrap_or("/"),
                 NavigateOptions {
                     replace: true,
                     ..Default::default()

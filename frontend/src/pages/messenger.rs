@@ -1,17 +1,21 @@
-//! `/wiadomosci` (and, for now, every other path under it): the signed-in
-//! app. Conversations come later; for now the header and an empty state.
+//! `/wiadomosci` and `/wiadomosci/{conversation_id}`: the signed-in app, a
+//! split pane of the conversation list and the open chat (one pane at a time
+//! on narrow screens).
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
-use leptos_router::hooks::use_navigate;
+use leptos_router::components::Outlet;
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::ApiError;
-use crate::components::AppHeader;
+use crate::app::BASE;
+use crate::components::{AppHeader, ChatView, ConnectionBanner, ConversationList};
 use crate::i18n::use_i18n;
 use crate::state::auth::use_auth;
+use crate::state::chat::use_chat;
 
 #[component]
-pub fn HomePage() -> impl IntoView {
+pub fn MessengerPage() -> impl IntoView {
     let i18n = use_i18n();
     let auth = use_auth();
     let navigate = use_navigate();
@@ -20,6 +24,15 @@ pub fn HomePage() -> impl IntoView {
     // does not bounce between the two).
     Effect::new(move |_| {
         if auth.is_signed_out() {
+            // Come back to a deep link after signing in.
+            let path = window().location().pathname().unwrap_or_default();
+            let inner = path
+                .strip_prefix(BASE)
+                .unwrap_or_default()
+                .trim_end_matches('/');
+            if !inner.is_empty() {
+                auth.return_to.set(Some(inner.to_owned()));
+            }
             navigate(
                 "/logowanie",
                 NavigateOptions {
@@ -31,16 +44,69 @@ pub fn HomePage() -> impl IntoView {
     });
 
     let signed_in = move || auth.user.with(Option::is_some);
+    let chat = use_chat();
+    let chat_open = move || chat.open.with(Option::is_some);
 
     view! {
         <Show when=signed_in fallback=move || view! { <SessionPending /> }>
-            <div class="home">
+            <div class="messenger" class:messenger--chat-open=chat_open>
                 <AppHeader />
-                <main class="home__main">
-                    <p class="home__empty">{move || i18n.t().home_empty}</p>
-                </main>
+                <ConnectionBanner />
+                <div class="messenger__body">
+                    <aside
+                        class="messenger__list"
+                        aria-label=move || i18n.t().conversations_label
+                    >
+                        <ConversationList />
+                    </aside>
+                    <main class="messenger__chat">
+                        <Outlet />
+                    </main>
+                </div>
             </div>
         </Show>
+    }
+}
+
+/// The chat pane at `/wiadomosci`: nothing open yet.
+#[component]
+pub fn NoChatSelected() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <div class="chat-empty">
+            <p class="chat-empty__text">{move || i18n.t().home_empty}</p>
+        </div>
+    }
+}
+
+/// The chat pane at `/wiadomosci/{conversation_id}`.
+#[component]
+pub fn ChatRoute() -> impl IntoView {
+    let i18n = use_i18n();
+    let chat = use_chat();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok())));
+
+    Effect::new(move |_| {
+        let id = id.get();
+        chat.open.set(id);
+        if let Some(id) = id {
+            chat.ensure_loaded(id);
+            chat.mark_read_if_open(id);
+        }
+    });
+    on_cleanup(move || chat.open.set(None));
+
+    move || match id.get() {
+        Some(id) => view! { <ChatView id=id /> }.into_any(),
+        None => view! {
+            <div class="chat-empty">
+                <p class="chat-empty__text" role="alert">
+                    {move || i18n.t().conversation_missing}
+                </p>
+            </div>
+        }
+        .into_any(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! One module per route.
 
-mod home;
 mod login;
+mod messenger;
 
-pub use home::HomePage;
 pub use login::LoginPage;
+pub use messenger::{ChatRoute, MessengerPage, NoChatSelected};

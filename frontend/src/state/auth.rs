@@ -17,6 +17,9 @@ pub struct AuthStore {
     /// Why the last session check failed, unless it was `unauthenticated`
     /// (then we simply know nobody is signed in).
     pub error: RwSignal<Option<ApiError>>,
+    /// Where to go after signing in (a deep link opened while signed out),
+    /// relative to the app's base path.
+    pub return_to: RwSignal<Option<String>>,
     /// Bumped on every change of the session, so a slow check that started
     /// before a login or logout cannot overwrite its result.
     generation: StoredValue<u64>,
@@ -29,6 +32,7 @@ impl AuthStore {
             user: RwSignal::new(None),
             loading: RwSignal::new(true),
             error: RwSignal::new(None),
+            return_to: RwSignal::new(None),
             generation: StoredValue::new(0),
         }
     }

@@ -1,0 +1,180 @@
+//! The left pane: search, "New message", and the conversations, most
+//! recently active first.
+
+use leptos::prelude::*;
+use shared::dto::conversations::ConversationSummary;
+
+use crate::app::BASE;
+use crate::components::{Avatar, NewConversationDialog};
+use crate::i18n::{Strings, use_i18n};
+use crate::state::chat::{activity, use_chat};
+use crate::time;
+
+#[component]
+pub fn ConversationList() -> impl IntoView {
+    let i18n = use_i18n();
+    let chat = use_chat();
+    let query = RwSignal::new(String::new());
+    let dialog_open = RwSignal::new(false);
+
+    let filtered = Memo::new(move |_| {
+        let q = query.with(|q| q.trim().to_lowercase());
+        chat.conversations.with(|list| {
+            list.iter()
+                .filter(|c| {
+                    q.is_empty()
+                        || c.name.to_lowercase().contains(&q)
+                        || c.members.iter().any(|m| m.name.to_lowercase().contains(&q))
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+
+    let empty_text = move || {
+        let t = i18n.t();
+        if !chat.list_loaded.get() {
+            Some(t.loading)
+        } else if chat.list_error.with(Option::is_some) {
+            Some(t.unexpected_error)
+        } else if chat.conversations.with(Vec::is_empty) {
+            Some(t.no_conversations)
+        } else if filtered.with(Vec::is_empty) {
+            Some(t.no_matches)
+        } else {
+            None
+        }
+    };
+
+    view! {
+        <div class="conversation-list">
+            <div class="conversation-list__top">
+                <h2 class="conversation-list__title">{move || i18n.t().conversations_label}</h2>
+                <button
+                    type="button"
+                    class="button button--primary conversation-list__new"
+                    data-testid="new-conversation"
+                    on:click=move |_| dialog_open.set(true)
+                >
+                    <span aria-hidden="true">"✎"</span>
+                    {move || i18n.t().new_message}
+                </button>
+            </div>
+            <input
+                class="field__input conversation-list__search"
+                type="search"
+                aria-label=move || i18n.t().search_conversations
+                placeholder=move || i18n.t().search_conversations
+                prop:value=move || query.get()
+                on:input=move |ev| query.set(event_target_value(&ev))
+            />
+            <p class="conversation-list__empty" role="status">
+                {empty_text}
+            </p>
+            <ul class="conversation-list__items" data-testid="conversation-list">
+                <For
+                    each=move || filtered.get()
+                    key=item_key
+                    children=move |summary| view! { <ConversationItem summary=summary /> }
+                />
+            </ul>
+            <NewConversationDialog open=dialog_open />
+        </div>
+    }
+}
+
+/// Everything an item shows, so a changed conversation is drawn again.
+fn item_key(c: &ConversationSummary) -> String {
+    let last = c
+        .last_message
+        .as_ref()
+        .map(|m| format!("{}:{}:{}", m.id, m.is_deleted, m.preview));
+    format!(
+        "{}|{}|{}|{}|{:?}",
+        c.id, c.name, c.unread_count, c.is_muted, last
+    )
+}
+
+#[component]
+fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
+    let i18n = use_i18n();
+    let chat = use_chat();
+    let id = summary.id;
+    let active = move || chat.open.get() == Some(id);
+    let unread = summary.unread_count;
+    let at = activity(&summary);
+    let name = summary.name.clone();
+    let last = summary.last_message.clone();
+    let preview = move || {
+        let t: &Strings = i18n.t();
+        let Some(last) = &last else {
+            return String::new();
+        };
+        let mine = last.sender.as_ref().map(|s| s.id) == chat.me.get();
+        let text = if last.is_deleted {
+            t.deleted_message.to_owned()
+        } else {
+            last.preview.clone()
+        };
+        if mine {
+            format!("{}{text}", t.you_prefix)
+        } else {
+            text
+        }
+    };
+    let unread_label = move || Strings::fill(i18n.t().unread_count, "n", &unread.to_string());
+
+    view! {
+        <li class="conversation-item" class:conversation-item--unread={unread > 0}>
+            <a
+                class="conversation-item__link"
+                class:conversation-item__link--active=active
+                href=format!("{BASE}/{id}")
+                aria-current=move || active().then_some("page")
+                data-testid="conversation-item"
+                data-conversation-id=id
+            >
+                <Avatar name=name.clone() />
+                <span class="conversation-item__text">
+                    <span class="conversation-item__row">
+                        <span class="conversation-item__name">{name.clone()}</span>
+                        <span class="conversation-item__time">
+                            {move || time::relative(at, chat.now.get(), i18n.t())}
+                        </span>
+                    </span>
+                    <span class="conversation-item__row">
+                        <span class="conversation-item__preview">{preview}</span>
+                        {summary
+                            .is_muted
+                            .then(|| {
+                                view! {
+                                    <span
+                                        class="conversation-item__muted"
+                                        role="img"
+                                        aria-label=move || i18n.t().muted
+                                        title=move || i18n.t().muted
+                                    >
+                                        "🔕"
+                                    </span>
+                                }
+                            })}
+                        {(unread > 0)
+                            .then(|| {
+                                view! {
+                                    <span
+                                        class="conversation-item__badge"
+                                        class:conversation-item__badge--muted=summary.is_muted
+                                        data-testid="unread-badge"
+                                        aria-label=unread_label
+                                        title=unread_label
+                                    >
+                                        {unread}
+                                    </span>
+                                }
+                            })}
+                    </span>
+                </span>
+            </a>
+        </li>
+    }
+}
