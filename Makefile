@@ -39,8 +39,14 @@ clippy:
 	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 	cargo clippy -p frontend -p shared --target wasm32-unknown-unknown -- -D warnings
 
+# cargo-nextest (on these machines) kills and names a hanging test; plain
+# cargo test is the fallback where it is missing.
 test-rust:
-	cargo test --workspace --exclude frontend
+	if cargo nextest --version >/dev/null 2>&1; then \
+	  cargo nextest run --workspace --exclude frontend; \
+	else \
+	  cargo test --workspace --exclude frontend; \
+	fi
 
 spa:
 	trunk build --release --offline
@@ -50,6 +56,11 @@ spa:
 e2e: spa
 	cargo test -p backend --no-run
 	cd e2e && MESSAGING_BIN=$(MESSAGING_DEBUG) npx playwright test
+
+## make bench: the API over HTTP against PostgreSQL (127.0.0.1:5432 or
+## TEST_POSTGRES_URL) on a seeded database of its own; prints the figures.
+bench:
+	cargo bench -p backend --bench api
 
 clean-data:
 	rm -rf ./data

@@ -101,9 +101,16 @@ pub struct Settings {
     pub public_url: String,
 
     /// Redis URL for the event bus and presence across instances
-    /// (redis://host:6379). Default: in-process (one instance).
+    /// (redis://host:6379). Default: in-process (one instance). While Redis
+    /// is away messages are still stored and sent; real-time events of that
+    /// time are not replayed (clients are told to refetch).
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel of this service, so several
+    /// deployments (or test runs) can share one Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "msg:")]
+    pub redis_key_prefix: String,
 
     /// SMTP URL for e-mail notifications (smtp://user:pass@host:587 or
     /// smtps://…). Default: e-mails are written to the log.
@@ -206,12 +213,27 @@ impl Settings {
         }
         if let Some(r) = self.redis_url.as_deref().filter(|s| !s.is_empty()) {
             let u = Url::parse(r).map_err(|e| format!("REDIS_URL is not a valid URL: {e}"))?;
-            if !matches!(u.scheme(), "redis" | "rediss") {
+            if u.scheme() == "rediss" {
+                return Err(
+                    "REDIS_URL: rediss:// (TLS) is not supported; use redis:// on a \
+                     private network or through a TLS tunnel"
+                        .into(),
+                );
+            }
+            if u.scheme() != "redis" {
                 return Err(format!(
-                    "REDIS_URL must start with redis:// or rediss:// (got {:?})",
+                    "REDIS_URL must start with redis:// (got {:?})",
                     redact(r)
                 ));
             }
+        }
+        if self.redis_key_prefix.len() > 64
+            || self
+                .redis_key_prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err("REDIS_KEY_PREFIX must be at most 64 characters without spaces".into());
         }
         if let Some(s) = self.smtp_url.as_deref().filter(|s| !s.is_empty()) {
             let u = Url::parse(s).map_err(|e| format!("SMTP_URL is not a valid URL: {e}"))?;

@@ -15,7 +15,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::config::Settings;
 use crate::domain::users::{self, NewUser};
 use crate::error::{self, ApiError};
-use crate::realtime::{EventBus, local_bus::LocalBus};
+use crate::realtime::Realtime;
 use crate::routes;
 use crate::state::AppState;
 
@@ -54,8 +54,13 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new());
-        let state = AppState::new(db, settings, config, bus, db_statements);
+        let realtime = match settings.redis_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => {
+                Realtime::redis(url, &settings.redis_key_prefix).await?
+            }
+            _ => Realtime::in_process(),
+        };
+        let state = AppState::new(db, settings, config, realtime, db_statements);
         spawn_presence_sweeper(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Self {
@@ -100,13 +105,14 @@ async fn ensure_first_admin(
 }
 
 /// Announces users who went offline (their last stream closed or their
-/// heartbeat expired, and the grace period passed).
+/// heartbeat expired, and the grace period passed); with Redis also renews
+/// this instance's sessions.
 fn spawn_presence_sweeper(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tick.tick().await;
-            for change in state.presence.sweep() {
+            for change in state.presence.sweep().await {
                 if let Err(e) = crate::domain::presence::announce(&state, change).await {
                     tracing::warn!(error = %e, "presence announcement failed");
                 }

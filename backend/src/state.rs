@@ -9,13 +9,12 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::{Settings, Validated};
-use crate::realtime::EventBus;
 use crate::realtime::presence::Presence;
+use crate::realtime::typing::TypingThrottle;
+use crate::realtime::{EventBus, Realtime};
 
 /// Window of the login rate limits.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Typing events are throttled to one per user and conversation this often.
-pub const TYPING_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -25,8 +24,9 @@ pub struct AppState {
     pub login_limiter: Arc<RateLimiter>,
     pub bus: Arc<dyn EventBus>,
     pub presence: Arc<Presence>,
-    /// One typing event per user and conversation per 2 s.
-    pub typing_limiter: Arc<RateLimiter>,
+    /// One typing event per user and conversation per 2 s (across instances
+    /// with Redis).
+    pub typing: Arc<TypingThrottle>,
     /// SQL statements run so far (the N+1 guard in tests, metrics later).
     pub db_statements: Arc<AtomicU64>,
 }
@@ -36,7 +36,7 @@ impl AppState {
         db: DatabaseConnection,
         settings: Settings,
         config: Validated,
-        bus: Arc<dyn EventBus>,
+        realtime: Realtime,
         db_statements: Arc<AtomicU64>,
     ) -> Self {
         Self {
@@ -44,9 +44,9 @@ impl AppState {
             settings: Arc::new(settings),
             config: Arc::new(config),
             login_limiter: Arc::new(RateLimiter::new(LOGIN_WINDOW)),
-            bus,
-            presence: Arc::new(Presence::new()),
-            typing_limiter: Arc::new(RateLimiter::new(TYPING_EVERY)),
+            bus: realtime.bus,
+            presence: realtime.presence,
+            typing: realtime.typing,
             db_statements,
         }
     }

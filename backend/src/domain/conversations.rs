@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::sea_query::{Alias, Expr, Func, JoinType, Order, Query};
+use sea_orm::sea_query::{Alias, Expr, Func, Order, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -130,6 +130,12 @@ struct CountRow {
 
 /// Exact unread counts of `user_id` in several conversations, one statement:
 /// messages from others, not deleted, after the member's last-read id.
+///
+/// A correlated count per membership row: each one is a range scan of the
+/// `(conversation_id, id)` index from the read position, so the cost grows
+/// with what is unread in the page's conversations, never with the size of
+/// the table or with how many conversations the user has (a join over all
+/// memberships made PostgreSQL scan far more; see the README benchmarks).
 pub async fn unread_counts(
     db: &impl ConnectionTrait,
     user_id: i64,
@@ -140,40 +146,43 @@ pub async fn unread_counts(
     }
     let msg = Alias::new("msg");
     let mem = Alias::new("mem");
+    let mut count = Query::select();
+    count
+        .expr(Func::count(Expr::col((
+            msg.clone(),
+            conv_messages::Column::Id,
+        ))))
+        .from_as(conv_messages::Entity, msg.clone())
+        .and_where(
+            Expr::col((msg.clone(), conv_messages::Column::ConversationId))
+                .equals((mem.clone(), members::Column::ConversationId)),
+        )
+        .and_where(
+            Expr::col((msg.clone(), conv_messages::Column::Id)).gt(Func::coalesce([
+                Expr::col((mem.clone(), members::Column::LastReadMessageId)),
+                Expr::val(0i64),
+            ])),
+        )
+        .and_where(Expr::col((msg.clone(), conv_messages::Column::IsDeleted)).eq(false))
+        .and_where(
+            Expr::col((msg.clone(), conv_messages::Column::SenderId))
+                .ne(user_id)
+                .or(Expr::col((msg.clone(), conv_messages::Column::SenderId)).is_null()),
+        );
     let mut q = Query::select();
     q.expr_as(
-        Expr::col((msg.clone(), conv_messages::Column::ConversationId)),
+        Expr::col((mem.clone(), members::Column::ConversationId)),
         Alias::new("conversation_id"),
     )
     .expr_as(
-        Func::count(Expr::col((msg.clone(), conv_messages::Column::Id))),
+        Expr::SubQuery(None, Box::new(count.into_sub_query_statement())),
         Alias::new("unread"),
     )
-    .from_as(conv_messages::Entity, msg.clone())
-    .join_as(
-        JoinType::InnerJoin,
-        members::Entity,
-        mem.clone(),
-        Expr::col((mem.clone(), members::Column::ConversationId))
-            .equals((msg.clone(), conv_messages::Column::ConversationId))
-            .and(Expr::col((mem.clone(), members::Column::UserId)).eq(user_id)),
-    )
+    .from_as(members::Entity, mem.clone())
+    .and_where(Expr::col((mem.clone(), members::Column::UserId)).eq(user_id))
     .and_where(
-        Expr::col((msg.clone(), conv_messages::Column::ConversationId)).is_in(ids.iter().copied()),
-    )
-    .and_where(
-        Expr::col((msg.clone(), conv_messages::Column::Id)).gt(Func::coalesce([
-            Expr::col((mem.clone(), members::Column::LastReadMessageId)),
-            Expr::val(0i64),
-        ])),
-    )
-    .and_where(Expr::col((msg.clone(), conv_messages::Column::IsDeleted)).eq(false))
-    .and_where(
-        Expr::col((msg.clone(), conv_messages::Column::SenderId))
-            .ne(user_id)
-            .or(Expr::col((msg.clone(), conv_messages::Column::SenderId)).is_null()),
-    )
-    .group_by_col((msg.clone(), conv_messages::Column::ConversationId));
+        Expr::col((mem.clone(), members::Column::ConversationId)).is_in(ids.iter().copied()),
+    );
     let rows = CountRow::find_by_statement(db.get_database_backend().build(&q))
         .all(db)
         .await?;

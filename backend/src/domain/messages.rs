@@ -74,11 +74,33 @@ pub async fn live_message_for(
     Ok(msg)
 }
 
+/// Which related rows `to_dtos_with` must look up.
+#[derive(Debug, Clone, Copy)]
+struct Lookups {
+    reactions: bool,
+    attachments: bool,
+}
+
 /// Turns rows into DTOs for `viewer` in at most four statements.
 pub async fn to_dtos(
     db: &impl ConnectionTrait,
     viewer: i64,
     rows: Vec<conv_messages::Model>,
+) -> Result<Vec<MessageDto>, DomainError> {
+    let all = Lookups {
+        reactions: true,
+        attachments: true,
+    };
+    to_dtos_with(db, viewer, rows, all).await
+}
+
+/// `to_dtos`, skipping lookups the caller knows to be empty (a message
+/// created a moment ago has no reactions) — sending is the hot path.
+async fn to_dtos_with(
+    db: &impl ConnectionTrait,
+    viewer: i64,
+    rows: Vec<conv_messages::Model>,
+    lookups: Lookups,
 ) -> Result<Vec<MessageDto>, DomainError> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -119,7 +141,7 @@ pub async fn to_dtos(
         .collect();
     let mut reactions: HashMap<i64, Vec<message_reactions::Model>> = HashMap::new();
     let mut attachments: HashMap<i64, Vec<message_attachments::Model>> = HashMap::new();
-    if !live.is_empty() {
+    if !live.is_empty() && lookups.reactions {
         for r in message_reactions::Entity::find()
             .filter(message_reactions::Column::MessageId.is_in(live.clone()))
             .order_by_asc(message_reactions::Column::Id)
@@ -128,6 +150,8 @@ pub async fn to_dtos(
         {
             reactions.entry(r.message_id).or_default().push(r);
         }
+    }
+    if !live.is_empty() && lookups.attachments {
         for a in message_attachments::Entity::find()
             .filter(message_attachments::Column::MessageId.is_in(live))
             .order_by_asc(message_attachments::Column::Id)
@@ -318,7 +342,11 @@ pub async fn send(
     req: SendMessage,
 ) -> Result<(MessageDto, bool), DomainError> {
     let db = &st.db;
-    membership(db, conversation_id, user_id).await?;
+    // The members are the audience too: one statement for both.
+    let audience = member_ids(db, conversation_id).await?;
+    if !audience.contains(&user_id) {
+        return Err(DomainError::NotFound);
+    }
     let client_id = parse_client_id(req.client_id)?;
     if let Some(cid) = &client_id
         && let Some(existing) = find_by_client_id(db, user_id, cid).await?
@@ -372,8 +400,15 @@ pub async fn send(
         }
         Err(e) => return Err(e),
     };
-    let dto = one_dto(db, user_id, row).await?;
-    publish_message(st, &dto, false).await?;
+    let fresh = Lookups {
+        reactions: false,
+        attachments: !attachment_ids.is_empty(),
+    };
+    let dto = to_dtos_with(db, user_id, vec![row], fresh)
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound)?;
+    publish_message(st, &audience, &dto, false).await;
     Ok((dto, true))
 }
 
@@ -391,8 +426,7 @@ async fn find_by_client_id(
 
 /// Publishes a new or edited message to every member. `me` in reactions is
 /// the publisher's view, so it is cleared: each client knows who it is.
-async fn publish_message(st: &AppState, dto: &MessageDto, edited: bool) -> Result<(), DomainError> {
-    let audience = member_ids(&st.db, dto.conversation_id).await?;
+async fn publish_message(st: &AppState, audience: &[i64], dto: &MessageDto, edited: bool) {
     let mut message = dto.clone();
     for r in &mut message.reactions {
         r.me = false;
@@ -402,8 +436,7 @@ async fn publish_message(st: &AppState, dto: &MessageDto, edited: bool) -> Resul
     } else {
         Event::NewMessage { message }
     };
-    st.bus.publish(&audience, event).await;
-    Ok(())
+    st.bus.publish(audience, event).await;
 }
 
 /// Inserts a message and moves the conversation on, in one transaction:
@@ -512,7 +545,8 @@ pub async fn edit(
     am.edited_at = Set(Some(Utc::now()));
     let row = am.update(db).await?;
     let dto = one_dto(db, user_id, row).await?;
-    publish_message(st, &dto, true).await?;
+    let audience = member_ids(db, dto.conversation_id).await?;
+    publish_message(st, &audience, &dto, true).await;
     Ok(dto)
 }
 
@@ -596,7 +630,8 @@ pub async fn forward(
     )
     .await?;
     let dto = one_dto(db, user_id, row).await?;
-    publish_message(st, &dto, false).await?;
+    let audience = member_ids(db, dto.conversation_id).await?;
+    publish_message(st, &audience, &dto, false).await;
     Ok(dto)
 }
 

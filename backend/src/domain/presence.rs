@@ -60,7 +60,7 @@ pub async fn announce(st: &AppState, change: Change) -> Result<(), DomainError> 
     Ok(())
 }
 
-/// Presence of 1–50 users in one statement.
+/// Presence of 1–50 users: one statement and one presence lookup.
 pub async fn lookup(st: &AppState, ids: &[i64]) -> Result<Vec<PresenceDto>, DomainError> {
     if ids.is_empty() || ids.len() > MAX_IDS {
         return Err(DomainError::invalid(
@@ -73,16 +73,19 @@ pub async fn lookup(st: &AppState, ids: &[i64]) -> Result<Vec<PresenceDto>, Doma
         .filter(users::Column::IsActive.eq(true))
         .all(&st.db)
         .await?;
-    Ok(ids
+    let known: Vec<&users::Model> = ids
         .iter()
         .filter_map(|id| found.iter().find(|u| u.id == *id))
-        .map(|u| {
-            let online = st.presence.is_online(u.id);
-            PresenceDto {
-                user_id: u.id,
-                online,
-                last_seen: if online { None } else { u.last_seen_at },
-            }
+        .collect();
+    let ids: Vec<i64> = known.iter().map(|u| u.id).collect();
+    let online = st.presence.online(&ids).await;
+    Ok(known
+        .into_iter()
+        .zip(online)
+        .map(|(u, online)| PresenceDto {
+            user_id: u.id,
+            online,
+            last_seen: if online { None } else { u.last_seen_at },
         })
         .collect())
 }
@@ -91,8 +94,7 @@ pub async fn lookup(st: &AppState, ids: &[i64]) -> Result<Vec<PresenceDto>, Doma
 /// per user and conversation; extra calls are silent no-ops.
 pub async fn typing(st: &AppState, user_id: i64, conversation_id: i64) -> Result<(), DomainError> {
     super::conversations::membership(&st.db, conversation_id, user_id).await?;
-    let key = format!("{user_id}:{conversation_id}");
-    if st.typing_limiter.check_and_hit(&key, 1).is_err() {
+    if !st.typing.allow(user_id, conversation_id).await {
         return Ok(());
     }
     let user_name = users::Entity::find_by_id(user_id)

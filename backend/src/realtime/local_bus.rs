@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use shared::Event;
 use tokio::sync::broadcast;
 
-use super::bus::{BoxFuture, Envelope, EventBus, Opened};
+use super::bus::{BoxFuture, Envelope, EventBus, Live, Opened};
 
 /// Events buffered per live subscriber before it counts as too slow.
 pub const CHANNEL_CAPACITY: usize = 256;
@@ -129,7 +129,7 @@ impl EventBus for LocalBus {
             let mut inner = self.lock();
             let forgotten = inner.forgotten_up_to;
             let log = inner.users.entry(user_id).or_insert_with(UserLog::new);
-            let live = log.tx.subscribe();
+            let live = Live::new(log.tx.subscribe());
             let Some(last) = last_event_id else {
                 return Opened {
                     replay: Vec::new(),

@@ -1,8 +1,60 @@
-//! Real-time delivery: the event bus behind one trait (in-process now;
-//! Redis-backed across instances in the real-time work).
+//! Real-time delivery: the event bus, presence and the typing throttle, each
+//! in-process (the embedded default, one instance) or in Redis (REDIS_URL,
+//! any number of instances). The rest of the code sees only the trait and
+//! the enums, never which one runs.
 
 pub mod bus;
 pub mod local_bus;
 pub mod presence;
+pub mod redis;
+pub mod redis_bus;
+pub mod redis_presence;
+pub mod typing;
 
-pub use bus::{Envelope, EventBus, Opened};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use bus::{Envelope, EventBus, Live, Opened};
+
+use self::local_bus::LocalBus;
+use self::presence::{LocalPresence, Presence};
+use self::redis::RedisConn;
+use self::redis_bus::RedisBus;
+use self::redis_presence::RedisPresence;
+use self::typing::TypingThrottle;
+
+/// The real-time parts of the application state.
+pub struct Realtime {
+    pub bus: Arc<dyn EventBus>,
+    pub presence: Arc<Presence>,
+    pub typing: Arc<TypingThrottle>,
+}
+
+impl Realtime {
+    pub fn in_process() -> Self {
+        Self {
+            bus: Arc::new(LocalBus::new()),
+            presence: Arc::new(Presence::Local(LocalPresence::new())),
+            typing: Arc::new(TypingThrottle::in_process()),
+        }
+    }
+
+    /// Connects to Redis in the background: when it is down the server
+    /// still starts (with a warning) and real time catches up once it answers.
+    pub async fn redis(url: &str, key_prefix: &str) -> anyhow::Result<Self> {
+        let conn = RedisConn::connect(url, key_prefix)?;
+        if conn.wait_connected(Duration::from_secs(2)).await {
+            tracing::info!(key_prefix, "real time through redis");
+        } else {
+            tracing::warn!(
+                "redis is not reachable yet: messages are stored and sent, real-time \
+                 events wait until it answers (retrying in the background)"
+            );
+        }
+        Ok(Self {
+            bus: Arc::new(RedisBus::start(conn.clone())),
+            presence: Arc::new(Presence::Redis(RedisPresence::new(conn.clone()))),
+            typing: Arc::new(TypingThrottle::redis(conn)),
+        })
+    }
+}

@@ -2,12 +2,16 @@
 //! online while they have an open stream or sent a heartbeat within 60 s.
 //! "online" is announced on the first session only and "offline" after the
 //! last one has been gone for a grace period, so a tab that reconnects does
-//! not flap. In-process; the Redis-backed variant comes with multi-instance
-//! real time.
+//! not flap. Two implementations behind one enum: in-process (`LocalPresence`,
+//! the embedded default) and Redis (`RedisPresence`, across instances); the
+//! rest of the code only sees `Presence`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use super::bus::BoxFuture;
+use super::redis_presence::RedisPresence;
 
 /// A heartbeat keeps a user online this long.
 pub const HEARTBEAT_TTL: Duration = Duration::from_secs(60);
@@ -39,11 +43,11 @@ pub enum Change {
 }
 
 #[derive(Debug, Default)]
-pub struct Presence {
+pub struct LocalPresence {
     users: Mutex<HashMap<i64, Entry>>,
 }
 
-impl Presence {
+impl LocalPresence {
     pub fn new() -> Self {
         Self::default()
     }
@@ -125,13 +129,66 @@ impl Presence {
     }
 }
 
+/// Presence, in-process or in Redis.
+pub enum Presence {
+    Local(LocalPresence),
+    Redis(RedisPresence),
+}
+
+impl Presence {
+    /// Counts a new stream of the user. Synchronous, so it pairs with
+    /// `stream_closed` in a drop guard; what tells others comes back as a
+    /// future for the caller to run off the request.
+    pub fn stream_opened(&self, user_id: i64) -> Option<BoxFuture<'static, Option<Change>>> {
+        match self {
+            Self::Local(p) => p
+                .stream_opened(user_id)
+                .map(|c| Box::pin(std::future::ready(Some(c))) as BoxFuture<'static, _>),
+            Self::Redis(p) => p.stream_opened(user_id),
+        }
+    }
+
+    /// A stream closed; going offline is decided later by `sweep`.
+    pub fn stream_closed(&self, user_id: i64) {
+        match self {
+            Self::Local(p) => p.stream_closed(user_id),
+            Self::Redis(p) => p.stream_closed(user_id),
+        }
+    }
+
+    /// A heartbeat arrived; `Some(Online)` when the user just came online.
+    pub async fn heartbeat(&self, user_id: i64) -> Option<Change> {
+        match self {
+            Self::Local(p) => p.heartbeat(user_id),
+            Self::Redis(p) => p.heartbeat(user_id).await,
+        }
+    }
+
+    /// Changes to announce: users gone past the grace period (and, in
+    /// Redis, users found online again after an outage). Run every second.
+    pub async fn sweep(&self) -> Vec<Change> {
+        match self {
+            Self::Local(p) => p.sweep(),
+            Self::Redis(p) => p.sweep().await,
+        }
+    }
+
+    /// Whether each of `ids` is online (one Redis round trip).
+    pub async fn online(&self, ids: &[i64]) -> Vec<bool> {
+        match self {
+            Self::Local(p) => ids.iter().map(|id| p.is_online(*id)).collect(),
+            Self::Redis(p) => p.online(ids).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn online_once_for_several_tabs() {
-        let p = Presence::new();
+        let p = LocalPresence::new();
         assert_eq!(p.stream_opened(1), Some(Change::Online(1)));
         assert_eq!(p.stream_opened(1), None);
         assert_eq!(p.heartbeat(1), None);
@@ -142,7 +199,7 @@ mod tests {
 
     #[test]
     fn a_quick_reconnect_does_not_flap() {
-        let p = Presence::new();
+        let p = LocalPresence::new();
         p.stream_opened(2);
         p.stream_closed(2);
         assert!(p.sweep().is_empty(), "within the grace period");

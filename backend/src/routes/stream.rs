@@ -8,7 +8,6 @@
 //! `Last-Event-ID`: its queue never grows without bound.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -23,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::auth::AuthUser;
 use crate::domain::presence as domain;
 use crate::error::ApiError;
-use crate::realtime::Envelope;
+use crate::realtime::{Envelope, Live};
 use crate::state::AppState;
 
 pub const RETRY: Duration = Duration::from_secs(3);
@@ -37,11 +36,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 fn frame(env: &Envelope) -> sse::Event {
     let data = serde_json::to_string(&env.event).unwrap_or_else(|_| "{}".into());
-    sse::Event::Data(
-        sse::Data::new(data)
-            .id(env.id.clone())
-            .event(env.event.kind()),
-    )
+    let data = sse::Data::new(data).event(env.event.kind());
+    // Control events (a bus-level `resync`) carry no id: the client's
+    // Last-Event-ID stays where it was.
+    if env.id.is_empty() {
+        sse::Event::Data(data)
+    } else {
+        sse::Event::Data(data.id(env.id.clone()))
+    }
 }
 
 fn control(event: &Event) -> sse::Event {
@@ -63,7 +65,7 @@ impl Drop for SessionGuard {
 
 struct StreamState {
     queue: VecDeque<sse::Event>,
-    live: tokio::sync::broadcast::Receiver<Arc<Envelope>>,
+    live: Live,
     _session: SessionGuard,
 }
 
@@ -91,10 +93,12 @@ async fn stream_events(
     let opened = st.bus.open(user_id, last_id.as_deref()).await;
     let keep_alive = Duration::from_secs(st.settings.sse_keep_alive_secs);
     let st = st.get_ref().clone();
-    if let Some(change) = st.presence.stream_opened(user_id) {
+    if let Some(came) = st.presence.stream_opened(user_id) {
         let st2 = st.clone();
         actix_web::rt::spawn(async move {
-            if let Err(e) = domain::announce(&st2, change).await {
+            if let Some(change) = came.await
+                && let Err(e) = domain::announce(&st2, change).await
+            {
                 tracing::warn!(error = %e, "presence announcement failed");
             }
         });
@@ -143,7 +147,7 @@ async fn stream_events(
 
 #[post("/messages/heartbeat")]
 async fn heartbeat(user: AuthUser, st: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if let Some(change) = st.presence.heartbeat(user.id()) {
+    if let Some(change) = st.presence.heartbeat(user.id()).await {
         domain::announce(&st, change).await?;
     }
     Ok(HttpResponse::NoContent().finish())

@@ -168,11 +168,81 @@ pub struct TestApp {
     /// The server's state (event bus, statement counter).
     pub state: backend::state::AppState,
     pub test_db: TestDb,
+    /// The `serve` flags it was started with (a peer reuses them).
+    pub args: Vec<String>,
+    /// The test's Redis key prefix, when real time runs through Redis.
+    pub redis: Option<TestRedis>,
+}
+
+/// Where the tests find the shared Redis.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis key prefix of one test; its keys are deleted when it is dropped.
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl TestRedis {
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefix: format!(
+                "msgt:{}:{}:{}:",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                rand_suffix()
+            ),
+        }
+    }
+
+    /// The `serve` flags that select this Redis and prefix.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--redis-url".into(),
+            self.url.clone(),
+            "--redis-key-prefix".into(),
+            self.prefix.clone(),
+        ]
+    }
+
+    /// Deletes every key under the prefix (also run on drop).
+    pub fn clean(&self) {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-u", &self.url, "EVAL"])
+            .arg(
+                "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do \
+                 n = n + redis.call('DEL', k) end return n",
+            )
+            .args(["0", &format!("{}*", self.prefix)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.clean();
+    }
 }
 
 /// The server with default test settings.
 pub async fn spawn_app(kind: Db) -> TestApp {
     spawn_app_with(kind, &[]).await
+}
+
+/// The server with real time through the shared Redis, under a key prefix
+/// of the test's own (deleted when the app is dropped).
+pub async fn spawn_app_with_redis(kind: Db) -> TestApp {
+    let redis = TestRedis::new(&redis_url());
+    let args = redis.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut app = spawn_app_with(kind, &args).await;
+    app.redis = Some(redis);
+    app
 }
 
 /// The server with extra `serve` flags (e.g. `["--login-max-attempts-per-ip", "3"]`).
@@ -198,12 +268,8 @@ pub async fn spawn_app_with(kind: Db, extra: &[&str]) -> TestApp {
         "1".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let settings = Settings::parse_from(args).expect("test settings parse");
-    let app = Application::build(settings).await.expect("build app");
-    let port = app.port();
-    let admin = app.first_admin.clone().expect("first admin created");
-    let state = app.state.clone();
-    tokio::spawn(app.run_until_stopped());
+    let (port, admin, state) = start_server(&args).await;
+    let admin = admin.expect("first admin created");
     let db = backend::db::connect(&test_db.url, 2)
         .await
         .expect("test connection");
@@ -214,6 +280,43 @@ pub async fn spawn_app_with(kind: Db, extra: &[&str]) -> TestApp {
         admin,
         state,
         test_db,
+        args,
+        redis: None,
+    }
+}
+
+async fn start_server(args: &[String]) -> (u16, Option<FirstAdmin>, backend::state::AppState) {
+    let settings = Settings::parse_from(args).expect("test settings parse");
+    let app = Application::build(settings).await.expect("build app");
+    let port = app.port();
+    let admin = app.first_admin.clone();
+    let state = app.state.clone();
+    tokio::spawn(app.run_until_stopped());
+    (port, admin, state)
+}
+
+impl TestApp {
+    /// A second instance of the same service: same database, same Redis
+    /// and prefix, its own port (the first instance owns the cleanup).
+    pub async fn spawn_peer(&self) -> TestApp {
+        let (port, _, state) = start_server(&self.args).await;
+        let db = backend::db::connect(&self.test_db.url, 2)
+            .await
+            .expect("test connection");
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            db,
+            client: browser_client(),
+            admin: self.admin.clone(),
+            state,
+            test_db: TestDb {
+                url: self.test_db.url.clone(),
+                pg_name: None,
+                _dir: tempfile::tempdir().expect("tempdir"),
+            },
+            args: self.args.clone(),
+            redis: None,
+        }
     }
 }
 
@@ -225,6 +328,10 @@ pub fn browser_client() -> reqwest::Client {
         reqwest::header::HeaderValue::from_static(ORIGIN),
     );
     reqwest::Client::builder()
+        // A server that stops answering fails the test instead of hanging
+        // it (streams get keep-alives every second in tests).
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .read_timeout(std::time::Duration::from_secs(30))
         .cookie_store(true)
         .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
@@ -235,6 +342,8 @@ pub fn browser_client() -> reqwest::Client {
 /// A client with no cookies and no Origin (curl, a script).
 pub fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .read_timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")

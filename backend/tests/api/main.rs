@@ -1,6 +1,7 @@
 //! API integration tests: each test starts the real server in-process on a
 //! random port, against a fresh PostgreSQL database and a fresh SQLite file
 //! (the `db_test!` macro runs every behaviour on both), and talks HTTP.
+//! Real-time tests also run through Redis (127.0.0.1:6379 or TEST_REDIS_URL).
 
 mod helpers;
 mod sse;
@@ -15,5 +16,6 @@ mod migrations;
 mod openapi;
 mod pins;
 mod reactions;
+mod redis;
 mod stream;
 mod users;

@@ -1,16 +1,43 @@
 //! Real time over SSE: framing and headers, delivery, replay by
-//! Last-Event-ID, resync, typing throttle, presence, membership changes.
+//! Last-Event-ID, resync, typing throttle, presence, membership changes —
+//! the same behaviour in-process and through Redis.
 
 use std::time::Duration;
 
 use serde_json::json;
 use shared::dto::users::PresenceDto;
 
-use crate::db_test;
 use crate::helpers::{TestApp, TestUser, assert_problem, bare_client};
 use crate::sse::{self, SseStream};
 
-async fn stream(app: &TestApp, who: &TestUser, last_id: Option<&str>) -> SseStream {
+/// Runs one behaviour three ways: in-process real time on PostgreSQL and on
+/// SQLite, and Redis real time (the shared Redis, a key prefix of its own).
+macro_rules! rt_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Postgres).await;
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await;
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                let $app =
+                    $crate::helpers::spawn_app_with_redis($crate::helpers::Db::Postgres).await;
+                $body
+            }
+        }
+    };
+}
+
+pub async fn stream(app: &TestApp, who: &TestUser, last_id: Option<&str>) -> SseStream {
     let mut req = who.client.get(app.url("/api/messages/stream"));
     if let Some(id) = last_id {
         req = req.header("Last-Event-ID", id);
@@ -25,7 +52,7 @@ async fn stream(app: &TestApp, who: &TestUser, last_id: Option<&str>) -> SseStre
     s
 }
 
-db_test!(stream_frames_headers_and_delivery, |app| {
+rt_test!(stream_frames_headers_and_delivery, |app| {
     let anna = app.user("Anna").await;
     let jan = app.user("Jan").await;
     let eve = app.user("Ewa").await;
@@ -47,7 +74,7 @@ db_test!(stream_frames_headers_and_delivery, |app| {
     es.assert_quiet(Duration::from_millis(500)).await;
 });
 
-db_test!(stream_needs_authentication_and_takes_bearer_tokens, |app| {
+rt_test!(stream_needs_authentication_and_takes_bearer_tokens, |app| {
     let r = bare_client()
         .get(app.url("/api/messages/stream"))
         .send()
@@ -65,7 +92,7 @@ db_test!(stream_needs_authentication_and_takes_bearer_tokens, |app| {
     assert_eq!(s.next_event().await.event.as_deref(), Some("connected"));
 });
 
-db_test!(
+rt_test!(
     reconnect_with_last_event_id_replays_without_gap_or_duplicate,
     |app| {
         let anna = app.user("Anna").await;
@@ -103,13 +130,13 @@ db_test!(
     }
 );
 
-db_test!(unknown_or_too_old_last_event_id_gets_resync, |app| {
+rt_test!(unknown_or_too_old_last_event_id_gets_resync, |app| {
     let jan = app.user("Jan").await;
     let mut js = stream(&app, &jan, Some("not-an-id")).await;
     assert_eq!(js.next_event().await.event.as_deref(), Some("resync"));
 });
 
-db_test!(typing_reaches_the_others_once_per_two_seconds, |app| {
+rt_test!(typing_reaches_the_others_once_per_two_seconds, |app| {
     let anna = app.user("Anna").await;
     let jan = app.user("Jan").await;
     let c = app.conversation(&anna, &[&jan], None).await;
@@ -140,7 +167,7 @@ db_test!(typing_reaches_the_others_once_per_two_seconds, |app| {
     assert_problem(app.post(&eve, &path, json!({})).await, 404, "not_found").await;
 });
 
-db_test!(presence_online_offline_and_lookup, |app| {
+rt_test!(presence_online_offline_and_lookup, |app| {
     let anna = app.user("Anna").await;
     let jan = app.user("Jan").await;
     let eve = app.user("Ewa").await;
@@ -189,7 +216,7 @@ db_test!(presence_online_offline_and_lookup, |app| {
     assert_problem(r, 422, "validation_failed").await;
 });
 
-db_test!(a_removed_member_hears_the_removal_and_then_nothing, |app| {
+rt_test!(a_removed_member_hears_the_removal_and_then_nothing, |app| {
     let anna = app.user("Anna").await;
     let jan = app.user("Jan").await;
     let ola = app.user("Ola").await;
@@ -208,3 +235,29 @@ db_test!(a_removed_member_hears_the_removal_and_then_nothing, |app| {
     app.send(&anna, g.id, "już bez Oli").await;
     os.assert_quiet(Duration::from_millis(500)).await;
 });
+
+rt_test!(
+    a_hundred_missed_events_all_arrive_once_after_reconnect,
+    |app| {
+        let anna = app.user("Anna").await;
+        let jan = app.user("Jan").await;
+        let c = app.conversation(&anna, &[&jan], None).await;
+        let mut js = stream(&app, &jan, None).await;
+        app.send(&anna, c.id, "zero").await;
+        let last_id = js.next_non_presence().await.id.unwrap();
+        drop(js);
+        let mut sent = Vec::new();
+        for i in 0..100 {
+            sent.push(app.send(&anna, c.id, &format!("nr {i}")).await.id);
+        }
+        let mut js = stream(&app, &jan, Some(&last_id)).await;
+        let mut got = Vec::new();
+        while got.len() < 100 {
+            let f = js.next_non_presence().await;
+            assert_eq!(f.event.as_deref(), Some("new_message"), "{f:?}");
+            got.push(f.json()["message"]["id"].as_i64().unwrap());
+        }
+        assert_eq!(got, sent, "every missed message once, in order");
+        js.assert_quiet(Duration::from_millis(300)).await;
+    }
+);
