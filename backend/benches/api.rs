@@ -825,13 +825,13 @@ async fn explain_unread(db: &DatabaseConnection, what: &str, ids: &[i64]) -> any
     let n = ids.len();
     let shape = |list: &str, last_read: &str, deleted: &str, user: &str, sender: &str| {
         format!(
-            "SELECT msg.conversation_id, COUNT(msg.id) AS unread FROM conv_messages AS msg \
-             INNER JOIN conversation_members AS mem ON mem.conversation_id = msg.conversation_id \
-             AND mem.user_id = {user} WHERE msg.conversation_id IN ({list}) \
+            "SELECT mem.conversation_id, (SELECT COUNT(msg.id) FROM conv_messages AS msg \
+             WHERE msg.conversation_id = mem.conversation_id \
              AND msg.id > COALESCE(mem.last_read_message_id, {last_read}) \
              AND msg.is_deleted = {deleted} \
-             AND (msg.sender_id <> {sender} OR msg.sender_id IS NULL) \
-             GROUP BY msg.conversation_id"
+             AND (msg.sender_id <> {sender} OR msg.sender_id IS NULL)) AS unread \
+             FROM conversation_members AS mem \
+             WHERE mem.user_id = {user} AND mem.conversation_id IN ({list})"
         )
     };
     let values = ids
