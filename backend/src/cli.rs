@@ -221,8 +221,31 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     println!("Messaging is running: log in at {public}/wiadomosci/ (API at {public}/api)");
     tracing::info!(port = app.port(), "listening");
+    let stop = app.stopper();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: ending event streams, finishing requests");
+        stop().await;
+    });
     app.run_until_stopped().await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGTERM (systemd, docker) or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Reads a password from stdin (`--password-stdin`) or prompts twice.

@@ -75,6 +75,19 @@ impl Application {
         self.port
     }
 
+    /// Stops gracefully: event streams end first (so they cannot hold the
+    /// stop up), then the server stops accepting and finishes the requests
+    /// in flight — a message that got its 2xx is stored before that.
+    pub fn stopper(&self) -> impl Fn() -> futures_util::future::BoxFuture<'static, ()> + use<> {
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        move || {
+            state.begin_shutdown();
+            let handle = handle.clone();
+            Box::pin(async move { handle.stop(true).await })
+        }
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
@@ -164,6 +177,8 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     })
     .listen(listener)?
     .shutdown_timeout(10)
+    // `messaging serve` handles SIGTERM/SIGINT itself (see `stopper`).
+    .disable_signals()
     .run();
     Ok(server)
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub typing: Arc<TypingThrottle>,
     /// SQL statements run so far (the N+1 guard in tests, metrics later).
     pub db_statements: Arc<AtomicU64>,
+    /// Set once when the server is stopping; streams watch it.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -48,6 +50,13 @@ impl AppState {
             presence: realtime.presence,
             typing: realtime.typing,
             db_statements,
+            shutdown: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Ends every open event stream (clients reconnect, behind a load
+    /// balancer to another instance) — the first step of a graceful stop.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
     }
 }

@@ -66,6 +66,7 @@ impl Drop for SessionGuard {
 struct StreamState {
     queue: VecDeque<sse::Event>,
     live: Live,
+    shutdown: tokio::sync::watch::Receiver<bool>,
     _session: SessionGuard,
 }
 
@@ -112,13 +113,19 @@ async fn stream_events(
     let state = StreamState {
         queue,
         live: opened.live,
+        shutdown: st.shutdown.subscribe(),
         _session: SessionGuard { st, user_id },
     };
     let events = stream::unfold(state, |mut s| async move {
         if let Some(ev) = s.queue.pop_front() {
             return Some((ev, s));
         }
-        match s.live.recv().await {
+        let received = tokio::select! {
+            r = s.live.recv() => r,
+            // The server is stopping: end the stream; the client reconnects.
+            _ = s.shutdown.wait_for(|stopping| *stopping) => return None,
+        };
+        match received {
             Ok(env) => Some((frame(&env), s)),
             // Too slow: close; the client resumes by Last-Event-ID.
             Err(RecvError::Lagged(n)) => {

@@ -259,3 +259,86 @@ fn bad_configuration_fails_at_start_with_one_line() {
     assert!(!out.status.success() && err.contains("database"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_streams_and_stops_within_seconds() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_messaging"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--public-url",
+            &origin,
+        ])
+        .env("DATA_DIR", dir.path())
+        .env("STATIC_DIR", dir.path())
+        .env("LOG_LEVEL", "warn")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut email, mut password) = (String::new(), String::new());
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(v) = line.trim().strip_prefix("e-mail:") {
+            email = v.trim().to_owned();
+        }
+        if let Some(v) = line.trim().strip_prefix("password:") {
+            password = v.trim().to_owned();
+        }
+        if line.starts_with("Messaging is running") {
+            break;
+        }
+    }
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{origin}/api/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut stream = crate::sse::open(client.get(format!("{origin}/api/messages/stream"))).await;
+    assert_eq!(
+        stream.next_event().await.event.as_deref(),
+        Some("connected")
+    );
+
+    let started = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // The stream ends (the client would reconnect elsewhere) …
+    stream.assert_closed(Duration::from_secs(5)).await;
+    // … and the process exits cleanly within seconds, not at the 10 s limit.
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(8), "still running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

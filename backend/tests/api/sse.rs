@@ -98,10 +98,15 @@ impl SseStream {
             .expect("stream still open")
     }
 
-    /// The next frame with an `event:` name.
+    /// The next frame with an `event:` name, within 10 s (frames without
+    /// one, such as keep-alives, do not extend the wait).
     pub async fn next_event(&mut self) -> Frame {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let f = self.next().await;
+            let f = tokio::time::timeout_at(deadline, self.rx.recv())
+                .await
+                .expect("an SSE event within 10 s")
+                .expect("stream still open");
             if f.event.is_some() {
                 return f;
             }
@@ -111,12 +116,17 @@ impl SseStream {
     /// The next event that is not about presence (contacts coming and
     /// going interleave with everything else).
     pub async fn next_non_presence(&mut self) -> Frame {
-        loop {
-            let f = self.next_event().await;
-            if f.event.as_deref() != Some("presence") {
-                return f;
+        let wait = Duration::from_secs(10);
+        tokio::time::timeout(wait, async {
+            loop {
+                let f = self.next_event().await;
+                if f.event.as_deref() != Some("presence") {
+                    return f;
+                }
             }
-        }
+        })
+        .await
+        .expect("a non-presence event within 10 s")
     }
 
     /// Asserts that no event other than presence arrives within `wait`.
@@ -125,6 +135,18 @@ impl SseStream {
         while let Ok(Some(f)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
             if f.event.is_some() && f.event.as_deref() != Some("presence") {
                 panic!("unexpected frame {f:?}");
+            }
+        }
+    }
+
+    /// Asserts that the server ends the stream within `wait`.
+    pub async fn assert_closed(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return,
+                Err(_) => panic!("the stream was still open after {wait:?}"),
             }
         }
     }
