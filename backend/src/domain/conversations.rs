@@ -894,17 +894,8 @@ pub async fn mark_read(
     let me = membership(db, conversation_id, user_id).await?;
     let target = match req.message_id {
         Some(mid) => {
-            let exists = conv_messages::Entity::find_by_id(mid)
-                .filter(conv_messages::Column::ConversationId.eq(conversation_id))
-                .one(db)
-                .await?
-                .is_some();
-            if !exists {
-                return Err(DomainError::invalid(
-                    "message_id",
-                    "is not a message of this conversation",
-                ));
-            }
+            super::messages::require_in_conversation(db, conversation_id, mid, "message_id", false)
+                .await?;
             Some(mid)
         }
         None => conv_messages::Entity::find()

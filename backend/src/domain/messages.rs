@@ -81,6 +81,29 @@ struct Lookups {
     attachments: bool,
 }
 
+/// A 422 on `field` unless `message_id` is a message of the conversation
+/// (and, with `live_only`, not deleted).
+pub async fn require_in_conversation(
+    db: &impl ConnectionTrait,
+    conversation_id: i64,
+    message_id: i64,
+    field: &str,
+    live_only: bool,
+) -> Result<(), DomainError> {
+    let mut q = conv_messages::Entity::find_by_id(message_id)
+        .filter(conv_messages::Column::ConversationId.eq(conversation_id));
+    if live_only {
+        q = q.filter(conv_messages::Column::IsDeleted.eq(false));
+    }
+    if q.one(db).await?.is_none() {
+        return Err(DomainError::invalid(
+            field,
+            "is not a message of this conversation",
+        ));
+    }
+    Ok(())
+}
+
 /// Turns rows into DTOs for `viewer` in at most four statements.
 pub async fn to_dtos(
     db: &impl ConnectionTrait,
@@ -364,18 +387,7 @@ pub async fn send(
     }
     let content = validate_content(&req.content, !attachment_ids.is_empty())?;
     if let Some(rid) = req.reply_to_id {
-        let ok = conv_messages::Entity::find_by_id(rid)
-            .filter(conv_messages::Column::ConversationId.eq(conversation_id))
-            .filter(conv_messages::Column::IsDeleted.eq(false))
-            .one(db)
-            .await?
-            .is_some();
-        if !ok {
-            return Err(DomainError::invalid(
-                "reply_to_id",
-                "is not a message of this conversation",
-            ));
-        }
+        require_in_conversation(db, conversation_id, rid, "reply_to_id", true).await?;
     }
     let stored = store(
         st,
