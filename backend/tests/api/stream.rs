@@ -261,3 +261,70 @@ rt_test!(
         js.assert_quiet(Duration::from_millis(300)).await;
     }
 );
+
+/// A client that does not read its stream is cut off once its bounded
+/// queue overflows (memory never grows with it); others are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_is_disconnected_and_others_are_unaffected() {
+    use futures_util::StreamExt;
+
+    let app = crate::helpers::spawn_app(crate::helpers::Db::Sqlite).await;
+    let slow = app.user("Wolny").await;
+    let fast = app.user("Szybki").await;
+    let mut fs = stream(&app, &fast, None).await;
+    // The slow client gets its headers and then stops reading.
+    let res = slow
+        .client
+        .get(app.url("/api/messages/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // A burst far beyond the queue (and the socket buffers): 2,000 events
+    // of ~8 KB each.
+    let big = "x".repeat(8 * 1024);
+    for i in 0..2_000 {
+        app.state
+            .bus
+            .publish(
+                &[slow.id],
+                shared::Event::Typing {
+                    conversation_id: i,
+                    user_id: fast.id,
+                    user_name: big.clone(),
+                },
+            )
+            .await;
+    }
+    // The fast client still gets its events.
+    app.state
+        .bus
+        .publish(
+            &[fast.id],
+            shared::Event::ConversationCreated { conversation_id: 7 },
+        )
+        .await;
+    let f = fs.next_non_presence().await;
+    assert_eq!(f.event.as_deref(), Some("conversation_created"));
+    // The slow one, reading at last, finds its stream ended early: it got
+    // what was buffered, not all 2,000 events, then the end of the body.
+    let mut body = res.bytes_stream();
+    let mut typing = 0usize;
+    let read_all = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = String::new();
+        while let Some(chunk) = body.next().await {
+            let Ok(chunk) = chunk else { break };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            typing += buf.matches("event: typing").count();
+            if let Some(i) = buf.rfind("\n\n") {
+                buf.drain(..i + 2);
+            }
+        }
+    })
+    .await;
+    assert!(read_all.is_ok(), "the slow stream was not closed");
+    assert!(
+        typing < 2_000,
+        "all {typing} events were queued for a client that did not read"
+    );
+}
