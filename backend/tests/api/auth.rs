@@ -2,7 +2,9 @@
 //! deactivation; CSRF; rate limits; bad input.
 
 use crate::db_test;
-use crate::helpers::{Db, ORIGIN, assert_problem, bare_client, browser_client, spawn_app_with};
+use crate::helpers::{
+    Db, ORIGIN, assert_problem, bare_client, browser_client, session_cookie, spawn_app_with,
+};
 use serde_json::Value;
 use shared::dto::auth::LoginResponse;
 use shared::dto::users::UserDto;
@@ -170,13 +172,7 @@ db_test!(stolen_cookie_stops_working_after_logout, |app| {
     let res = app
         .login_with(&app.client, &app.admin.email, &app.admin.password)
         .await;
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = session_cookie(&res);
     let copy = bare_client();
     let ok = copy
         .get(app.url("/api/auth/me"))
@@ -335,13 +331,7 @@ db_test!(
         let res = app
             .login_with(&app.client, &app.admin.email, &app.admin.password)
             .await;
-        let cookie = res.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let cookie = session_cookie(&res);
         let c = bare_client();
         // No Origin, no Referer.
         let r = c

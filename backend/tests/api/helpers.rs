@@ -435,6 +435,17 @@ impl TestApp {
     }
 }
 
+/// The `msg_session=<value>` pair a login response set, as a Cookie header.
+pub fn session_cookie(res: &reqwest::Response) -> String {
+    res.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii cookie")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned()
+}
+
 /// Asserts a problem+json response with the status and code, returns it.
 pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> Problem {
     assert_eq!(res.status().as_u16(), status, "status");
