@@ -160,6 +160,17 @@ pub struct Settings {
     #[arg(long, env = "SSE_KEEP_ALIVE_SECS", default_value_t = 20)]
     pub sse_keep_alive_secs: u64,
 
+    /// Seconds a heartbeat keeps a user online; with Redis also how long an
+    /// instance's sessions last unless renewed, so the users of a crashed
+    /// instance are announced offline within about this time.
+    #[arg(long, env = "PRESENCE_TTL_SECS", default_value_t = 60)]
+    pub presence_ttl_secs: u64,
+
+    /// Seconds a user whose last stream closed still counts as online, so a
+    /// reconnect does not flap (announced offline only after it).
+    #[arg(long, env = "PRESENCE_GRACE_SECS", default_value_t = 5)]
+    pub presence_grace_secs: u64,
+
     /// Most members a group may have.
     #[arg(long, env = "MAX_GROUP_MEMBERS", default_value_t = 256)]
     pub max_group_members: usize,
@@ -194,6 +205,13 @@ pub struct Validated {
 }
 
 impl Settings {
+    pub fn presence_times(&self) -> crate::realtime::presence::PresenceTimes {
+        crate::realtime::presence::PresenceTimes {
+            ttl: std::time::Duration::from_secs(self.presence_ttl_secs),
+            grace: std::time::Duration::from_secs(self.presence_grace_secs),
+        }
+    }
+
     /// Checks every setting; the error is one line naming the setting.
     pub fn validate(&self) -> Result<Validated, String> {
         self.db.validate()?;
@@ -282,6 +300,12 @@ impl Settings {
         }
         if !(1..=25).contains(&self.sse_keep_alive_secs) {
             return Err("SSE_KEEP_ALIVE_SECS must be 1 to 25".into());
+        }
+        if !(2..=3600).contains(&self.presence_ttl_secs) {
+            return Err("PRESENCE_TTL_SECS must be 2 to 3600".into());
+        }
+        if self.presence_grace_secs > 300 {
+            return Err("PRESENCE_GRACE_SECS must be 0 to 300".into());
         }
         if self.session_ttl_days == 0 {
             return Err("SESSION_TTL_DAYS must be at least 1".into());

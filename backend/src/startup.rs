@@ -54,11 +54,12 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let times = settings.presence_times();
         let realtime = match settings.redis_url.as_deref().map(str::trim) {
             Some(url) if !url.is_empty() => {
-                Realtime::redis(url, &settings.redis_key_prefix).await?
+                Realtime::redis(url, &settings.redis_key_prefix, times).await?
             }
-            _ => Realtime::in_process(),
+            _ => Realtime::in_process(times),
         };
         let state = AppState::new(db, settings, config, realtime, db_statements);
         spawn_presence_sweeper(state.clone());

@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use bus::{Envelope, EventBus, Live, Opened};
 
 use self::local_bus::LocalBus;
-use self::presence::{LocalPresence, Presence};
+use self::presence::{LocalPresence, Presence, PresenceTimes};
 use self::redis::RedisConn;
 use self::redis_bus::RedisBus;
 use self::redis_presence::RedisPresence;
@@ -31,17 +31,17 @@ pub struct Realtime {
 }
 
 impl Realtime {
-    pub fn in_process() -> Self {
+    pub fn in_process(times: PresenceTimes) -> Self {
         Self {
             bus: Arc::new(LocalBus::new()),
-            presence: Arc::new(Presence::Local(LocalPresence::new())),
+            presence: Arc::new(Presence::Local(LocalPresence::new(times))),
             typing: Arc::new(TypingThrottle::in_process()),
         }
     }
 
     /// Connects to Redis in the background: when it is down the server
     /// still starts (with a warning) and real time catches up once it answers.
-    pub async fn redis(url: &str, key_prefix: &str) -> anyhow::Result<Self> {
+    pub async fn redis(url: &str, key_prefix: &str, times: PresenceTimes) -> anyhow::Result<Self> {
         let conn = RedisConn::connect(url, key_prefix)?;
         if conn.wait_connected(Duration::from_secs(2)).await {
             tracing::info!(key_prefix, "real time through redis");
@@ -53,7 +53,7 @@ impl Realtime {
         }
         Ok(Self {
             bus: Arc::new(RedisBus::start(conn.clone())),
-            presence: Arc::new(Presence::Redis(RedisPresence::new(conn.clone()))),
+            presence: Arc::new(Presence::Redis(RedisPresence::new(conn.clone(), times))),
             typing: Arc::new(TypingThrottle::redis(conn)),
         })
     }

@@ -13,11 +13,27 @@ use std::time::{Duration, Instant};
 use super::bus::BoxFuture;
 use super::redis_presence::RedisPresence;
 
-/// A heartbeat keeps a user online this long.
-pub const HEARTBEAT_TTL: Duration = Duration::from_secs(60);
-/// How long a user with no session stays "online" before it is announced
-/// that they left (a reconnect within it is invisible to others).
-pub const OFFLINE_GRACE: Duration = Duration::from_secs(5);
+/// How long presence lasts and how patiently "offline" is announced
+/// (PRESENCE_TTL_SECS, PRESENCE_GRACE_SECS; short in tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceTimes {
+    /// A heartbeat keeps a user online this long; with Redis, an instance's
+    /// sessions also expire after it unless renewed (so the users of a
+    /// crashed instance go offline within about this time).
+    pub ttl: Duration,
+    /// How long a user with no session stays "online" before it is announced
+    /// that they left (a reconnect within it is invisible to others).
+    pub grace: Duration,
+}
+
+impl Default for PresenceTimes {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(60),
+            grace: Duration::from_secs(5),
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 struct Entry {
@@ -45,11 +61,15 @@ pub enum Change {
 #[derive(Debug, Default)]
 pub struct LocalPresence {
     users: Mutex<HashMap<i64, Entry>>,
+    times: PresenceTimes,
 }
 
 impl LocalPresence {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(times: PresenceTimes) -> Self {
+        Self {
+            users: Mutex::default(),
+            times,
+        }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut HashMap<i64, Entry>) -> R) -> R {
@@ -79,9 +99,8 @@ impl LocalPresence {
 
     /// A heartbeat arrived; `Some(Online)` when the user just came online.
     pub fn heartbeat(&self, user_id: i64) -> Option<Change> {
-        self.came(user_id, |e, now| {
-            e.heartbeat_until = Some(now + HEARTBEAT_TTL)
-        })
+        let ttl = self.times.ttl;
+        self.came(user_id, |e, now| e.heartbeat_until = Some(now + ttl))
     }
 
     /// A stream closed. Going offline is decided later by `sweep`.
@@ -108,7 +127,7 @@ impl LocalPresence {
                     return true;
                 }
                 let since = *e.gone_since.get_or_insert(now);
-                if now.duration_since(since) < OFFLINE_GRACE {
+                if now.duration_since(since) < self.times.grace {
                     return true;
                 }
                 if e.announced {
@@ -188,7 +207,7 @@ mod tests {
 
     #[test]
     fn online_once_for_several_tabs() {
-        let p = LocalPresence::new();
+        let p = LocalPresence::new(PresenceTimes::default());
         assert_eq!(p.stream_opened(1), Some(Change::Online(1)));
         assert_eq!(p.stream_opened(1), None);
         assert_eq!(p.heartbeat(1), None);
@@ -199,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_quick_reconnect_does_not_flap() {
-        let p = LocalPresence::new();
+        let p = LocalPresence::new(PresenceTimes::default());
         p.stream_opened(2);
         p.stream_closed(2);
         assert!(p.sweep().is_empty(), "within the grace period");

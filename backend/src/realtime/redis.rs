@@ -81,6 +81,11 @@ impl Keys {
         format!("{}presence:{user_id}", self.prefix)
     }
 
+    /// Users announced online, scored by when their last session expires.
+    pub fn online(&self) -> String {
+        format!("{}presence:online", self.prefix)
+    }
+
     /// The user's live sessions: instance ids and `hb`, scored by expiry.
     pub fn sessions(&self, user_id: i64) -> String {
         format!("{}presence:{user_id}:sessions", self.prefix)

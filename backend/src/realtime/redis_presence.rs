@@ -2,19 +2,23 @@
 //!
 //! - `{prefix}presence:{id}` exists while the user is online: what lookups
 //!   read (MGET, one round trip for up to 50 ids). Its TTL follows the
-//!   sessions below plus a short linger, so a crashed instance's users go
-//!   offline by themselves.
+//!   sessions below plus a short linger.
 //! - `{prefix}presence:{id}:sessions`, a sorted set of live sessions scored
 //!   by expiry: one member per instance with open streams of the user
-//!   (refreshed every 20 s by that instance, expiring after 60 s) and `hb`
-//!   for a heartbeat within 60 s.
+//!   (renewed every third of the TTL by that instance, expiring after the
+//!   TTL) and `hb` for a heartbeat within the TTL.
 //!
-//! Joining and leaving are scripts, so exactly one instance sees the
-//! presence key appear (announces "online") or disappear ("offline"). An
-//! instance leaves for a user only after its last local stream has been
-//! closed for the grace period, so a reconnect, to this instance or another,
-//! does not flap. Redis down: lookups fall back to what this instance knows,
-//! announcements wait until Redis answers again.
+//! And one sorted set for everyone, `{prefix}presence:online`: the users
+//! announced online, scored by when their last session expires. It is the
+//! truth about what others were told: a user is announced online when
+//! added to it and offline when removed. Joining, leaving and reaping are
+//! scripts, so exactly one instance sees each change. An instance leaves
+//! for a user only after its last local stream has been closed for the
+//! grace period, so a reconnect, to this instance or another, does not flap.
+//! Every instance reaps users whose sessions all expired — the users of a
+//! crashed instance, whose sessions nobody renews — so they are announced
+//! offline within about the TTL. Redis down: lookups fall back to what
+//! this instance knows, announcements wait until Redis answers again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,50 +27,51 @@ use std::time::{Duration, Instant};
 use fred::prelude::*;
 
 use super::bus::BoxFuture;
-use super::presence::{Change, HEARTBEAT_TTL, OFFLINE_GRACE};
+use super::presence::{Change, PresenceTimes};
 use super::redis::{RedisConn, Script};
 
-/// How often an instance renews the sessions of its local streams.
-const REFRESH_EVERY: Duration = Duration::from_secs(20);
-/// How long the presence key outlives the last session, so that the
-/// instance that ends it can still announce "offline" (it deletes the key).
+/// How long the presence key outlives the last session (lookups between
+/// the expiry and the next reap still say online; the reap deletes it).
 const LINGER: Duration = Duration::from_secs(10);
-/// Users per script call when refreshing.
+/// Users per script call when renewing, and per reap.
 const BATCH: usize = 500;
 const HEARTBEAT_MEMBER: &str = "hb";
 
 const JOIN: &str = r#"
--- KEYS: pairs (presence key, sessions key). ARGV[1]: member,
--- ARGV[2]: session TTL ms, ARGV[3]: linger ms.
--- Returns the pair numbers (1-based) whose user just came online.
+-- KEYS[1]: the online set; then pairs (presence key, sessions key).
+-- ARGV[1]: member, ARGV[2]: session TTL ms, ARGV[3]: linger ms, then the
+-- user id of each pair. Returns the pair numbers (1-based) whose user just
+-- came online.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local created = {}
-for i = 1, #KEYS, 2 do
-  local p, s = KEYS[i], KEYS[i + 1]
+for i = 2, #KEYS, 2 do
+  local p, s, k = KEYS[i], KEYS[i + 1], i / 2
   redis.call('ZADD', s, now + tonumber(ARGV[2]), ARGV[1])
   redis.call('ZREMRANGEBYSCORE', s, '-inf', now)
   local last = redis.call('ZRANGE', s, -1, -1, 'WITHSCORES')
   local ttl = math.floor(tonumber(last[2]) - now + tonumber(ARGV[3]))
   redis.call('PEXPIRE', s, ttl)
-  if not redis.call('SET', p, '1', 'PX', ttl, 'GET') then
-    created[#created + 1] = (i + 1) / 2
+  redis.call('SET', p, '1', 'PX', ttl)
+  if redis.call('ZADD', KEYS[1], last[2], ARGV[3 + k]) == 1 then
+    created[#created + 1] = k
   end
 end
 return created
 "#;
 
 const LEAVE: &str = r#"
--- KEYS: pairs (presence key, sessions key). ARGV[1]: linger ms; for pair k
--- ARGV[2k]: member, ARGV[2k+1]: '1' to remove it only once expired.
+-- KEYS[1]: the online set; then pairs (presence key, sessions key).
+-- ARGV[1]: linger ms; for pair k ARGV[3k-1]: member, ARGV[3k]: '1' to
+-- remove it only once expired, ARGV[3k+1]: user id.
 -- Per pair: 1 = the user just went offline, 0 = nothing to say,
 -- -n = not expired yet (renewed elsewhere), look again in n ms.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
-for i = 1, #KEYS, 2 do
-  local p, s = KEYS[i], KEYS[i + 1]
-  local member, only_expired = ARGV[i + 1], ARGV[i + 2]
+for i = 2, #KEYS, 2 do
+  local p, s, k = KEYS[i], KEYS[i + 1], i / 2
+  local member, only_expired, uid = ARGV[3 * k - 1], ARGV[3 * k], ARGV[3 * k + 1]
   local score = redis.call('ZSCORE', s, member)
   local r = 0
   if only_expired == '1' and score and tonumber(score) > now then
@@ -76,17 +81,44 @@ for i = 1, #KEYS, 2 do
     redis.call('ZREMRANGEBYSCORE', s, '-inf', now)
     local last = redis.call('ZRANGE', s, -1, -1, 'WITHSCORES')
     if #last == 0 then
-      redis.call('DEL', s)
-      r = redis.call('DEL', p)
+      redis.call('DEL', s, p)
+      r = redis.call('ZREM', KEYS[1], uid)
     else
       local ttl = math.floor(tonumber(last[2]) - now + tonumber(ARGV[1]))
       redis.call('PEXPIRE', s, ttl)
       redis.call('PEXPIRE', p, ttl)
+      redis.call('ZADD', KEYS[1], last[2], uid)
     end
   end
   out[#out + 1] = r
 end
 return out
+"#;
+
+const REAP: &str = r#"
+-- KEYS[1]: the online set. ARGV[1]: the key prefix, ARGV[2]: most users.
+-- Users whose every session expired (nobody renewed them: their instance
+-- crashed or lost Redis) leave the online set; returns their ids. The
+-- per-user keys are derived here, so this suits a single Redis, not a
+-- cluster.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local gone = {}
+for _, uid in ipairs(due) do
+  local p = ARGV[1] .. 'presence:' .. uid
+  local s = p .. ':sessions'
+  redis.call('ZREMRANGEBYSCORE', s, '-inf', now)
+  local last = redis.call('ZRANGE', s, -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    redis.call('DEL', s, p)
+    redis.call('ZREM', KEYS[1], uid)
+    gone[#gone + 1] = tonumber(uid)
+  else
+    redis.call('ZADD', KEYS[1], last[2], uid)
+  end
+end
+return gone
 "#;
 
 /// What this instance knows of a user.
@@ -120,6 +152,8 @@ struct Inner {
     refresh: Mutex<Refresh>,
     join: Script,
     leave: Script,
+    reap: Script,
+    times: PresenceTimes,
 }
 
 pub struct RedisPresence {
@@ -138,7 +172,7 @@ fn ints(v: Value) -> Vec<i64> {
 }
 
 impl RedisPresence {
-    pub fn new(redis: Arc<RedisConn>) -> Self {
+    pub fn new(redis: Arc<RedisConn>, times: PresenceTimes) -> Self {
         Self {
             inner: Arc::new(Inner {
                 redis,
@@ -151,6 +185,8 @@ impl RedisPresence {
                 }),
                 join: Script::new(JOIN),
                 leave: Script::new(LEAVE),
+                reap: Script::new(REAP),
+                times,
             }),
         }
     }
@@ -185,7 +221,7 @@ impl RedisPresence {
 
     pub async fn heartbeat(&self, user_id: i64) -> Option<Change> {
         lock(&self.inner.local).entry(user_id).or_default().hb_until =
-            Some(Instant::now() + HEARTBEAT_TTL);
+            Some(Instant::now() + self.inner.times.ttl);
         self.inner.join(&[user_id], HEARTBEAT_MEMBER).await.pop()
     }
 
@@ -199,7 +235,7 @@ impl RedisPresence {
             for (uid, e) in local.iter_mut() {
                 if e.streams == 0
                     && e.gone_since
-                        .is_some_and(|g| now.duration_since(g) >= OFFLINE_GRACE)
+                        .is_some_and(|g| now.duration_since(g) >= inner.times.grace)
                 {
                     e.gone_since = None;
                     leaves.push((*uid, inner.member.clone(), false));
@@ -218,7 +254,8 @@ impl RedisPresence {
         let connected = inner.redis.client.is_connected();
         let due = {
             let mut r = lock(&inner.refresh);
-            let due = r.due || (connected && !r.was_connected) || r.last.elapsed() >= REFRESH_EVERY;
+            let due =
+                r.due || (connected && !r.was_connected) || r.last.elapsed() >= inner.times.ttl / 3;
             r.was_connected = connected;
             if due && connected {
                 r.last = Instant::now();
@@ -235,6 +272,9 @@ impl RedisPresence {
             for chunk in users.chunks(BATCH) {
                 changes.extend(inner.join(chunk, &inner.member).await);
             }
+        }
+        if connected {
+            changes.extend(inner.reap().await);
         }
         changes
     }
@@ -271,15 +311,19 @@ impl Inner {
             return Vec::new();
         }
         let keys = &self.redis.keys;
-        let k: Vec<String> = users
-            .iter()
-            .flat_map(|u| [keys.presence(*u), keys.sessions(*u)])
+        let k: Vec<String> = std::iter::once(keys.online())
+            .chain(
+                users
+                    .iter()
+                    .flat_map(|u| [keys.presence(*u), keys.sessions(*u)]),
+            )
             .collect();
-        let args = vec![
+        let mut args = vec![
             member.to_owned(),
-            HEARTBEAT_TTL.as_millis().to_string(),
+            self.times.ttl.as_millis().to_string(),
             LINGER.as_millis().to_string(),
         ];
+        args.extend(users.iter().map(i64::to_string));
         match self.redis.run::<Value>(&self.join, k, args).await {
             Ok(v) => ints(v)
                 .into_iter()
@@ -297,14 +341,18 @@ impl Inner {
     /// Removes sessions; the users who just went offline.
     async fn leave(&self, leaves: &[(i64, String, bool)], now: Instant) -> Vec<Change> {
         let keys = &self.redis.keys;
-        let k: Vec<String> = leaves
-            .iter()
-            .flat_map(|(u, _, _)| [keys.presence(*u), keys.sessions(*u)])
+        let k: Vec<String> = std::iter::once(keys.online())
+            .chain(
+                leaves
+                    .iter()
+                    .flat_map(|(u, _, _)| [keys.presence(*u), keys.sessions(*u)]),
+            )
             .collect();
         let mut args = vec![LINGER.as_millis().to_string()];
-        for (_, member, only_expired) in leaves {
+        for (uid, member, only_expired) in leaves {
             args.push(member.clone());
             args.push(if *only_expired { "1" } else { "0" }.to_owned());
+            args.push(uid.to_string());
         }
         let results = match self.redis.run::<Value>(&self.leave, k, args).await {
             Ok(v) => ints(v),
@@ -317,7 +365,7 @@ impl Inner {
                     if member == HEARTBEAT_MEMBER {
                         e.hb_until = Some(now);
                     } else if e.streams == 0 {
-                        e.gone_since = Some(now - OFFLINE_GRACE);
+                        e.gone_since = Some(now - self.times.grace);
                     }
                 }
                 return Vec::new();
@@ -346,5 +394,24 @@ impl Inner {
             changes.extend(self.join(&back, &member).await);
         }
         changes
+    }
+
+    /// Users whose every session expired without a leave (their instance
+    /// crashed or lost Redis for longer than the TTL): now offline. Every
+    /// instance runs it; the script gives each user to one of them.
+    async fn reap(&self) -> Vec<Change> {
+        let keys = &self.redis.keys;
+        let args = vec![keys.prefix().to_owned(), BATCH.to_string()];
+        match self
+            .redis
+            .run::<Value>(&self.reap, vec![keys.online()], args)
+            .await
+        {
+            Ok(v) => ints(v).into_iter().map(Change::Offline).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "presence reap postponed");
+                Vec::new()
+            }
+        }
     }
 }

@@ -237,8 +237,14 @@ pub async fn spawn_app(kind: Db) -> TestApp {
 /// The server with real time through the shared Redis, under a key prefix
 /// of the test's own (deleted when the app is dropped).
 pub async fn spawn_app_with_redis(kind: Db) -> TestApp {
+    spawn_app_with_redis_and(kind, &[]).await
+}
+
+/// `spawn_app_with_redis` with extra `serve` flags.
+pub async fn spawn_app_with_redis_and(kind: Db, extra: &[&str]) -> TestApp {
     let redis = TestRedis::new(&redis_url());
-    let args = redis.args();
+    let mut args = redis.args();
+    args.extend(extra.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut app = spawn_app_with(kind, &args).await;
     app.redis = Some(redis);

@@ -139,6 +139,15 @@ impl SseStream {
         }
     }
 
+    /// Asserts that no presence event arrives within `wait` (no flapping,
+    /// no second announcement).
+    pub async fn assert_no_presence(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(f)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            assert_ne!(f.event.as_deref(), Some("presence"), "{f:?}");
+        }
+    }
+
     /// Asserts that the server ends the stream within `wait`.
     pub async fn assert_closed(&mut self, wait: Duration) {
         let deadline = tokio::time::Instant::now() + wait;

@@ -328,3 +328,122 @@ async fn a_slow_consumer_is_disconnected_and_others_are_unaffected() {
         "all {typing} events were queued for a client that did not read"
     );
 }
+
+/// Short presence times, so expiry is seen within a test.
+const SHORT_PRESENCE: [&str; 4] = ["--presence-ttl-secs", "2", "--presence-grace-secs", "1"];
+
+/// A heartbeat alone keeps a user online for the TTL; then the contacts
+/// hear "offline" and lookups agree, with last_seen recorded.
+async fn a_heartbeat_expires_after_the_ttl(app: TestApp) {
+    let anna = app.user("Anna").await;
+    let jan = app.user("Jan").await;
+    app.conversation(&anna, &[&jan], None).await;
+    let mut anna_s = stream(&app, &anna, None).await;
+    let r = app.post(&jan, "/api/messages/heartbeat", json!({})).await;
+    assert_eq!(r.status(), 204);
+    let f = anna_s.next_event().await;
+    assert_eq!(f.event.as_deref(), Some("presence"));
+    assert_eq!(f.json()["user_id"], jan.id);
+    assert_eq!(f.json()["online"], true);
+    let ids = format!("/api/users/presence?ids={}", jan.id);
+    let p: Vec<PresenceDto> = app.get(&anna, &ids).await.json().await.unwrap();
+    assert!(p[0].online);
+    // No further heartbeat: offline once the 2 s TTL and the grace passed.
+    let f = anna_s.next_event().await;
+    assert_eq!(f.event.as_deref(), Some("presence"), "{f:?}");
+    assert_eq!(f.json()["user_id"], jan.id);
+    assert_eq!(f.json()["online"], false);
+    let p: Vec<PresenceDto> = app.get(&anna, &ids).await.json().await.unwrap();
+    assert!(!p[0].online, "{p:?}");
+    assert!(p[0].last_seen.is_some());
+    // Announced once.
+    anna_s.assert_no_presence(Duration::from_secs(3)).await;
+}
+
+mod presence_ttl_expiry {
+    use super::*;
+    use crate::helpers::{Db, spawn_app_with, spawn_app_with_redis_and};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        a_heartbeat_expires_after_the_ttl(spawn_app_with(Db::Postgres, &SHORT_PRESENCE).await)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        a_heartbeat_expires_after_the_ttl(spawn_app_with(Db::Sqlite, &SHORT_PRESENCE).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis() {
+        a_heartbeat_expires_after_the_ttl(
+            spawn_app_with_redis_and(Db::Postgres, &SHORT_PRESENCE).await,
+        )
+        .await;
+    }
+}
+
+/// An instance that dies without saying goodbye (SIGKILL) cannot announce
+/// that its users left; another instance does, once their sessions expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_of_a_crashed_instance_are_announced_offline() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let app =
+        crate::helpers::spawn_app_with_redis_and(crate::helpers::Db::Postgres, &SHORT_PRESENCE)
+            .await;
+    let anna = app.user("Anna").await;
+    let jan = app.user("Jan").await;
+    app.conversation(&anna, &[&jan], None).await;
+    let mut anna_s = stream(&app, &anna, None).await;
+
+    // A second instance as a real process: same database, Redis and prefix.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut args = app.args.clone();
+    let bind = args.iter().position(|a| a == "--bind").unwrap() + 1;
+    args[bind] = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_messaging"))
+        .args(&args)
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        if line.unwrap().starts_with("Messaging is running") {
+            break;
+        }
+    }
+    // Jan's stream on the doomed instance (his cookie is for 127.0.0.1).
+    let mut js = sse::open(
+        jan.client
+            .get(format!("http://127.0.0.1:{port}/api/messages/stream")),
+    )
+    .await;
+    assert_eq!(js.status, 200);
+    let f = anna_s.next_event().await;
+    assert_eq!(f.event.as_deref(), Some("presence"));
+    assert_eq!(f.json()["user_id"], jan.id);
+    assert_eq!(f.json()["online"], true);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    js.assert_closed(Duration::from_secs(5)).await;
+    // Nobody renews Jan's session: within the TTL (plus a reap) the
+    // surviving instance tells Anna, and lookups agree.
+    let f = anna_s.next_event().await;
+    assert_eq!(f.event.as_deref(), Some("presence"), "{f:?}");
+    assert_eq!(f.json()["user_id"], jan.id);
+    assert_eq!(f.json()["online"], false);
+    let ids = format!("/api/users/presence?ids={}", jan.id);
+    let p: Vec<PresenceDto> = app.get(&anna, &ids).await.json().await.unwrap();
+    assert!(!p[0].online, "{p:?}");
+    anna_s.assert_no_presence(Duration::from_secs(3)).await;
+}
