@@ -31,6 +31,13 @@ impl AuthUser {
     pub fn id(&self) -> i64 {
         self.user.id
     }
+
+    pub fn brief(&self) -> shared::dto::users::UserBrief {
+        shared::dto::users::UserBrief {
+            id: self.user.id,
+            name: self.user.name.clone(),
+        }
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<Result<String, ApiError>> {

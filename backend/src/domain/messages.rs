@@ -75,10 +75,13 @@ pub async fn live_message_for(
 }
 
 /// Which related rows `to_dtos_with` must look up.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Lookups {
     reactions: bool,
     attachments: bool,
+    /// A user whose name the caller already has (the sender of a message
+    /// sent just now): not looked up again.
+    known: Option<UserBrief>,
 }
 
 /// A 422 on `field` unless `message_id` is a message of the conversation
@@ -113,6 +116,7 @@ pub async fn to_dtos(
     let all = Lookups {
         reactions: true,
         attachments: true,
+        known: None,
     };
     to_dtos_with(db, viewer, rows, all).await
 }
@@ -145,18 +149,26 @@ async fn to_dtos_with(
             .map(|m| (m.id, m))
             .collect()
     };
-    let user_ids: HashSet<i64> = rows
+    let mut user_ids: HashSet<i64> = rows
         .iter()
         .chain(replies.values())
         .filter_map(|m| m.sender_id)
         .collect();
-    let names: HashMap<i64, String> = users::Entity::find()
-        .filter(users::Column::Id.is_in(user_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.name))
-        .collect();
+    let mut names: HashMap<i64, String> = HashMap::new();
+    if let Some(known) = lookups.known {
+        user_ids.remove(&known.id);
+        names.insert(known.id, known.name);
+    }
+    if !user_ids.is_empty() {
+        names.extend(
+            users::Entity::find()
+                .filter(users::Column::Id.is_in(user_ids))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.name)),
+        );
+    }
     let live: Vec<i64> = rows
         .iter()
         .filter(|m| !m.is_deleted)
@@ -360,22 +372,21 @@ fn parse_client_id(c: Option<String>) -> Result<Option<String>, DomainError> {
 /// (false when `client_id` matched an earlier send of the same sender).
 pub async fn send(
     st: &AppState,
-    user_id: i64,
+    sender: UserBrief,
     conversation_id: i64,
     req: SendMessage,
 ) -> Result<(MessageDto, bool), DomainError> {
     let db = &st.db;
+    let user_id = sender.id;
     // The members are the audience too: one statement for both.
     let audience = member_ids(db, conversation_id).await?;
     if !audience.contains(&user_id) {
         return Err(DomainError::NotFound);
     }
+    // A retry with the same client_id is not looked up first: the unique
+    // (sender, client_id) index refuses the second insert and the first
+    // message is returned below, so a first send costs no extra statement.
     let client_id = parse_client_id(req.client_id)?;
-    if let Some(cid) = &client_id
-        && let Some(existing) = find_by_client_id(db, user_id, cid).await?
-    {
-        return Ok((one_dto(db, user_id, existing).await?, false));
-    }
     let mut attachment_ids: Vec<i64> = req.attachment_ids.clone();
     attachment_ids.sort_unstable();
     attachment_ids.dedup();
@@ -415,6 +426,7 @@ pub async fn send(
     let fresh = Lookups {
         reactions: false,
         attachments: !attachment_ids.is_empty(),
+        known: Some(sender),
     };
     let dto = to_dtos_with(db, user_id, vec![row], fresh)
         .await?
@@ -507,20 +519,26 @@ async fn store(
         .filter(convs::Column::Id.eq(conversation_id))
         .exec(&txn)
         .await?;
-    // A new message brings an archived conversation back to the main list.
+    super::notify::queue_new_message(&txn, conversation_id, user_id, now).await?;
+    // One statement for two rules: a new message brings an archived
+    // conversation back to the main list, and what I sent, I have read.
+    let me = Expr::col(members::Column::UserId).eq(user_id);
     members::Entity::update_many()
         .col_expr(members::Column::IsArchived, Expr::val(false))
+        .col_expr(
+            members::Column::LastReadMessageId,
+            Expr::case(me.clone(), Expr::val(row.id))
+                .finally(Expr::col(members::Column::LastReadMessageId))
+                .into(),
+        )
+        .col_expr(
+            members::Column::LastReadAt,
+            Expr::case(me.clone(), Expr::val(now))
+                .finally(Expr::col(members::Column::LastReadAt))
+                .into(),
+        )
         .filter(members::Column::ConversationId.eq(conversation_id))
-        .filter(members::Column::IsArchived.eq(true))
-        .exec(&txn)
-        .await?;
-    super::notify::queue_new_message(&txn, conversation_id, user_id, now).await?;
-    // What I sent, I have read.
-    members::Entity::update_many()
-        .col_expr(members::Column::LastReadMessageId, Expr::val(row.id))
-        .col_expr(members::Column::LastReadAt, Expr::val(now))
-        .filter(members::Column::ConversationId.eq(conversation_id))
-        .filter(members::Column::UserId.eq(user_id))
+        .filter(members::Column::IsArchived.eq(true).or(me))
         .exec(&txn)
         .await?;
     txn.commit().await?;

@@ -70,7 +70,7 @@ async fn send(
     body: Json<SendMessage>,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (msg, created) = domain::send(&st, user.id(), *id, body.into_inner()).await?;
+    let (msg, created) = domain::send(&st, user.brief(), *id, body.into_inner()).await?;
     Ok(if created {
         HttpResponse::Created().json(msg)
     } else {

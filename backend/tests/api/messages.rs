@@ -438,7 +438,7 @@ db_test!(
         app.send(&anna, g.id, "do wszystkich").await;
         let send_big = app.statements() - before;
         assert_eq!(send_small, send_big);
-        assert!(send_big <= 16, "{send_big}");
+        assert!(send_big <= 7, "{send_big}");
     }
 );
 
