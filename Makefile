@@ -61,6 +61,7 @@ e2e: spa
 ## TEST_POSTGRES_URL) on a seeded database of its own; prints the figures.
 bench:
 	cargo bench -p backend --bench api
+	cargo bench -p backend --bench realtime
 
 clean-data:
 	rm -rf ./data
