@@ -8,7 +8,9 @@
 
 use std::sync::LazyLock;
 
-use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{
+    CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream, html,
+};
 
 /// Longest preview in characters.
 pub const PREVIEW_CHARS: usize = 120;
@@ -97,7 +99,9 @@ pub fn first_link(markdown: &str) -> Option<String> {
         (matches!(u.scheme(), "http" | "https") && u.host().is_some()).then(|| u.to_string())
     };
     let mut in_code = 0usize;
-    for ev in Parser::new_ext(markdown, options()) {
+    // The parser splits text at `[` and `]`: merged, http://[::1]:8080/
+    // stays one URL.
+    for ev in TextMergeStream::new(Parser::new_ext(markdown, options())) {
         match ev {
             Event::Start(Tag::CodeBlock(_)) => in_code += 1,
             Event::End(TagEnd::CodeBlock) => in_code = in_code.saturating_sub(1),
@@ -273,6 +277,10 @@ mod tests {
         assert_eq!(
             first_link("```\nhttps://blok.pl\n```\nhttps://po.pl").as_deref(),
             Some("https://po.pl/")
+        );
+        assert_eq!(
+            first_link("ipv6 http://[::1]:8080/x i [::ffff:127.0.0.1]").as_deref(),
+            Some("http://[::1]:8080/x")
         );
         assert_eq!(first_link("bez linku"), None);
         assert_eq!(first_link("ftp://x.pl mailto:a@b.pl"), None);

@@ -345,3 +345,72 @@ impl Worker {
 pub fn url_hash(url: &str) -> String {
     hex::encode(Sha256::digest(url.as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[&str]) -> Result<Config, String> {
+        let mut args = vec![
+            "serve",
+            "--public-url",
+            "https://Portal.Example.pl/wiadomosci",
+        ];
+        args.extend_from_slice(extra);
+        let s = Settings::parse_from(args).map_err(|e| e.to_string())?;
+        let public = Url::parse(&s.public_url).map_err(|e| e.to_string())?;
+        Config::from_settings(&s, &public)
+    }
+
+    #[test]
+    fn defaults_are_on_web_ports_and_the_public_host_skipped() {
+        let c = config(&[]).unwrap();
+        assert!(c.enabled);
+        assert_eq!(c.policy.ports, vec![80, 443]);
+        assert_eq!(c.policy.skip_domains, vec!["portal.example.pl"]);
+        assert!(c.policy.allow.is_empty());
+        assert_eq!(
+            c.user_agent,
+            "MessagingLinkPreview/1.0 (+https://portal.example.pl)"
+        );
+    }
+
+    #[test]
+    fn settings_are_parsed_and_checked() {
+        for off in ["off", "false", "no", "0"] {
+            assert!(!config(&["--link-previews", off]).unwrap().enabled, "{off}");
+        }
+        let c = config(&[
+            "--link-preview-ports",
+            "80,443,8080",
+            "--link-preview-skip-domains",
+            "Intranet.Example.PL.,portal.example.pl",
+            "--link-preview-allow-addresses",
+            "127.0.0.1,10.20.0.0/16",
+        ])
+        .unwrap();
+        assert_eq!(c.policy.ports, vec![80, 443, 8080]);
+        assert_eq!(
+            c.policy.skip_domains,
+            vec!["intranet.example.pl", "portal.example.pl"]
+        );
+        assert_eq!(c.policy.allow.len(), 2);
+        let err = config(&["--link-preview-allow-addresses", "intranet"]).unwrap_err();
+        assert!(err.starts_with("LINK_PREVIEW_ALLOW_ADDRESSES"), "{err}");
+        let err = config(&["--link-preview-skip-domains", "https://x.pl/"]).unwrap_err();
+        assert!(err.starts_with("LINK_PREVIEW_SKIP_DOMAINS"), "{err}");
+        let err = config(&["--link-preview-ports", "0"]).unwrap_err();
+        assert!(err.starts_with("LINK_PREVIEW_PORTS"), "{err}");
+        assert!(config(&["--link-preview-ports", "http"]).is_err());
+        assert!(config(&["--link-previews", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn cache_keys_are_fixed_size() {
+        assert_eq!(url_hash("https://example.pl/").len(), 64);
+        assert_ne!(
+            url_hash("https://example.pl/"),
+            url_hash("https://example.pl/a")
+        );
+    }
+}
