@@ -162,7 +162,7 @@ impl LinkPreviews {
             return;
         };
         if let Err(e) = tx.try_send(Job { message_id, url }) {
-            tracing::warn!(message_id, error = %e, "link preview dropped: queue full");
+            tracing::warn!(message_id, error = %e, "link preview dropped (queue full or stopped)");
         }
     }
 
