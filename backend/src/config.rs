@@ -174,6 +174,32 @@ pub struct Settings {
     /// Most members a group may have.
     #[arg(long, env = "MAX_GROUP_MEMBERS", default_value_t = 256)]
     pub max_group_members: usize,
+
+    /// Link previews: fetch the first http(s) link of each message in the
+    /// background and attach its title, description and image (on/off).
+    #[arg(
+        long,
+        env = "LINK_PREVIEWS",
+        default_value = "on",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub link_previews: bool,
+
+    /// Ports link previews may connect to (comma-separated).
+    #[arg(long, env = "LINK_PREVIEW_PORTS", value_delimiter = ',', default_values_t = [80u16, 443])]
+    pub link_preview_ports: Vec<u16>,
+
+    /// Domains (with their subdomains) never fetched for previews,
+    /// comma-separated. Default: the host of PUBLIC_URL.
+    #[arg(long, env = "LINK_PREVIEW_SKIP_DOMAINS", value_delimiter = ',')]
+    pub link_preview_skip_domains: Vec<String>,
+
+    /// Addresses or CIDR ranges link previews may reach although they are
+    /// private, loopback or link-local (tests, an intranet portal).
+    /// Default: none — only public addresses.
+    #[arg(long, env = "LINK_PREVIEW_ALLOW_ADDRESSES", value_delimiter = ',')]
+    pub link_preview_allow_addresses: Vec<String>,
 }
 
 #[derive(Parser)]
@@ -202,6 +228,7 @@ pub struct Validated {
     pub public_url: Url,
     pub allowed_origins: Vec<String>,
     pub secure_cookies: bool,
+    pub link_preview: crate::jobs::link_preview::Config,
 }
 
 impl Settings {
@@ -313,9 +340,11 @@ impl Settings {
         if self.database_max_connections == 0 {
             return Err("DATABASE_MAX_CONNECTIONS must be at least 1".into());
         }
+        let link_preview = crate::jobs::link_preview::Config::from_settings(self, &public_url)?;
         Ok(Validated {
             bind,
             secure_cookies: public_url.scheme() == "https",
+            link_preview,
             public_url,
             allowed_origins,
         })

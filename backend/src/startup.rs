@@ -61,8 +61,9 @@ impl Application {
             }
             _ => Realtime::in_process(times),
         };
-        let state = AppState::new(db, settings, config, realtime, db_statements);
+        let mut state = AppState::new(db, settings, config, realtime, db_statements);
         spawn_presence_sweeper(state.clone());
+        start_link_previews(&mut state)?;
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,
@@ -133,6 +134,19 @@ fn spawn_presence_sweeper(state: AppState) {
             }
         }
     });
+}
+
+/// Starts the link-preview workers and puts their queue into the state.
+fn start_link_previews(state: &mut AppState) -> anyhow::Result<()> {
+    use crate::jobs::link_preview::{self, LinkPreviews};
+    link_preview::install_tls_provider();
+    let (handle, queue) = LinkPreviews::new(state.config.link_preview.enabled);
+    state.link_previews = handle;
+    if let Some(queue) = queue {
+        link_preview::spawn(state.clone(), &state.config.link_preview, queue)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {

@@ -31,6 +31,9 @@ pub struct AppState {
     pub db_statements: Arc<AtomicU64>,
     /// Set once when the server is stopping; streams watch it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Queues link-preview work after a message is stored (`startup`
+    /// starts the workers; queues nothing until then).
+    pub link_previews: crate::jobs::link_preview::LinkPreviews,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             typing: realtime.typing,
             db_statements,
             shutdown: tokio::sync::watch::channel(false).0,
+            link_previews: crate::jobs::link_preview::LinkPreviews::disabled(),
         }
     }
 

@@ -433,6 +433,10 @@ pub async fn send(
         .pop()
         .ok_or(DomainError::NotFound)?;
     publish_message(st, &audience, &dto, false).await;
+    // After the commit and the event: the preview's `message_edited` must
+    // never overtake `new_message`.
+    st.link_previews
+        .enqueue(dto.id, dto.content.as_deref().unwrap_or_default());
     Ok((dto, true))
 }
 
@@ -568,7 +572,13 @@ pub async fn edit(
         .await?
         .is_some();
     let content = validate_content(&content, has_attachments)?;
+    // A preview belongs to the link it was made for: a new link gets a new
+    // one, no link none.
+    let link_changed = render::first_link(&msg.content) != render::first_link(&content);
     let mut am: conv_messages::ActiveModel = msg.into();
+    if link_changed {
+        am.link_preview = Set(None);
+    }
     am.content_html = Set(render::to_html(&content));
     am.content_search = Set(render::search_text(&content));
     am.content = Set(content);
@@ -577,7 +587,58 @@ pub async fn edit(
     let dto = one_dto(db, user_id, row).await?;
     let audience = member_ids(db, dto.conversation_id).await?;
     publish_message(st, &audience, &dto, true).await;
+    if link_changed {
+        st.link_previews
+            .enqueue(dto.id, dto.content.as_deref().unwrap_or_default());
+    }
     Ok(dto)
+}
+
+/// Puts the preview of `url` on a message whose first link is still `url`
+/// and tells the members (`message_edited`; `edited_at` stays, the sender
+/// changed nothing). False when the message is gone, links elsewhere now,
+/// or already has this preview.
+pub async fn apply_link_preview(
+    st: &AppState,
+    message_id: i64,
+    url: &str,
+    preview: &LinkPreview,
+) -> Result<bool, DomainError> {
+    let db = &st.db;
+    let Some(msg) = conv_messages::Entity::find_by_id(message_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    if msg.is_deleted || render::first_link(&msg.content).as_deref() != Some(url) {
+        return Ok(false);
+    }
+    let value = serde_json::to_value(preview).map_err(|e| DomainError::Internal(e.to_string()))?;
+    if msg.link_preview.as_ref() == Some(&value) {
+        return Ok(false);
+    }
+    // Only if nobody edited or deleted it since it was read: an edit
+    // queues its own preview.
+    let res = conv_messages::Entity::update_many()
+        .col_expr(conv_messages::Column::LinkPreview, Expr::val(value.clone()))
+        .filter(conv_messages::Column::Id.eq(message_id))
+        .filter(conv_messages::Column::IsDeleted.eq(false))
+        .filter(conv_messages::Column::Content.eq(msg.content.clone()))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(false);
+    }
+    let viewer = msg.sender_id.unwrap_or_default();
+    let row = conv_messages::Model {
+        link_preview: Some(value),
+        ..msg
+    };
+    let dto = one_dto(db, viewer, row).await?;
+    let audience = member_ids(db, dto.conversation_id).await?;
+    publish_message(st, &audience, &dto, true).await;
+    Ok(true)
 }
 
 /// Soft-deletes a message: its sender, or the owner of the group. Its
@@ -662,6 +723,8 @@ pub async fn forward(
     let dto = one_dto(db, user_id, row).await?;
     let audience = member_ids(db, dto.conversation_id).await?;
     publish_message(st, &audience, &dto, false).await;
+    st.link_previews
+        .enqueue(dto.id, dto.content.as_deref().unwrap_or_default());
     Ok(dto)
 }
 

@@ -8,7 +8,9 @@
 
 use std::sync::LazyLock;
 
-use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{
+    CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream, html,
+};
 
 /// Longest preview in characters.
 pub const PREVIEW_CHARS: usize = 120;
@@ -53,11 +55,7 @@ fn linkify<'a>(text: CowStr<'a>, out: &mut Vec<Event<'a>>) {
     let mut rest = s;
     while let Some(start) = find_url_start(rest) {
         let (before, from) = rest.split_at(start);
-        let end = from
-            .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
-            .unwrap_or(from.len());
-        // Trailing punctuation belongs to the sentence, not the URL.
-        let url = from[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'']);
+        let url = bare_url(from);
         if !before.is_empty() {
             out.push(Event::Text(before.to_owned().into()));
         }
@@ -75,6 +73,57 @@ fn linkify<'a>(text: CowStr<'a>, out: &mut Vec<Event<'a>>) {
     if !rest.is_empty() {
         out.push(Event::Text(rest.to_owned().into()));
     }
+}
+
+/// The bare URL `from` starts with: up to a space or `<>"`, without the
+/// sentence's trailing punctuation.
+fn bare_url(from: &str) -> &str {
+    let end = from
+        .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+        .unwrap_or(from.len());
+    from[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\''])
+}
+
+/// Longest link a preview is made for.
+pub const MAX_LINK_BYTES: usize = 2048;
+
+/// The first http(s) link a reader of the message sees — a Markdown link,
+/// an autolink or a bare URL, not one inside code — normalized (what link
+/// previews are made for).
+pub fn first_link(markdown: &str) -> Option<String> {
+    let absolute = |s: &str| {
+        if s.len() > MAX_LINK_BYTES {
+            return None;
+        }
+        let u = url::Url::parse(s).ok()?;
+        (matches!(u.scheme(), "http" | "https") && u.host().is_some()).then(|| u.to_string())
+    };
+    let mut in_code = 0usize;
+    // The parser splits text at `[` and `]`: merged, http://[::1]:8080/
+    // stays one URL.
+    for ev in TextMergeStream::new(Parser::new_ext(markdown, options())) {
+        match ev {
+            Event::Start(Tag::CodeBlock(_)) => in_code += 1,
+            Event::End(TagEnd::CodeBlock) => in_code = in_code.saturating_sub(1),
+            Event::Start(Tag::Link { dest_url, .. }) => {
+                if let Some(u) = absolute(&dest_url) {
+                    return Some(u);
+                }
+            }
+            Event::Text(t) if in_code == 0 => {
+                let mut rest: &str = &t;
+                while let Some(start) = find_url_start(rest) {
+                    let url = bare_url(&rest[start..]);
+                    if let Some(u) = absolute(url) {
+                        return Some(u);
+                    }
+                    rest = &rest[start + url.len().max(1)..];
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn find_url_start(s: &str) -> Option<usize> {
@@ -204,6 +253,44 @@ mod tests {
         let p = preview(&long);
         assert_eq!(p.chars().count(), PREVIEW_CHARS);
         assert!(p.ends_with('…'));
+    }
+
+    #[test]
+    fn first_link_is_what_the_reader_sees_first() {
+        assert_eq!(
+            first_link("zobacz https://example.pl/a?b=1. i http://x.pl").as_deref(),
+            Some("https://example.pl/a?b=1")
+        );
+        assert_eq!(
+            first_link("[portal](https://Portal.PL) https://x.pl").as_deref(),
+            Some("https://portal.pl/")
+        );
+        assert_eq!(
+            first_link("<https://auto.pl/x>").as_deref(),
+            Some("https://auto.pl/x")
+        );
+        // Code spans and blocks are not links.
+        assert_eq!(
+            first_link("`https://code.pl` a potem https://po.pl").as_deref(),
+            Some("https://po.pl/")
+        );
+        assert_eq!(
+            first_link("```\nhttps://blok.pl\n```\nhttps://po.pl").as_deref(),
+            Some("https://po.pl/")
+        );
+        assert_eq!(
+            first_link("ipv6 http://[::1]:8080/x i [::ffff:127.0.0.1]").as_deref(),
+            Some("http://[::1]:8080/x")
+        );
+        assert_eq!(first_link("bez linku"), None);
+        assert_eq!(first_link("ftp://x.pl mailto:a@b.pl"), None);
+        assert_eq!(first_link("[rel](/a/b) http://"), None);
+        assert_eq!(
+            first_link("http://[zle https://dobre.pl").as_deref(),
+            Some("https://dobre.pl/")
+        );
+        let long = format!("https://x.pl/{}", "a".repeat(MAX_LINK_BYTES));
+        assert_eq!(first_link(&long), None);
     }
 
     #[test]

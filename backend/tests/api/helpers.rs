@@ -272,6 +272,10 @@ pub async fn spawn_app_with(kind: Db, extra: &[&str]) -> TestApp {
         // Vanished stream clients are noticed at the next keep-alive.
         "--sse-keep-alive-secs".into(),
         "1".into(),
+        // Tests never reach out to the internet; link_previews.rs turns
+        // previews on against its own local pages.
+        "--link-previews".into(),
+        "off".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let (port, admin, state) = start_server(&args).await;
@@ -328,6 +332,7 @@ impl TestApp {
 
 /// A cookie-keeping client that sends the allowed Origin, like the SPA.
 pub fn browser_client() -> reqwest::Client {
+    backend::jobs::link_preview::install_tls_provider();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::ORIGIN,
@@ -347,6 +352,7 @@ pub fn browser_client() -> reqwest::Client {
 
 /// A client with no cookies and no Origin (curl, a script).
 pub fn bare_client() -> reqwest::Client {
+    backend::jobs::link_preview::install_tls_provider();
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(5))
         .read_timeout(std::time::Duration::from_secs(30))

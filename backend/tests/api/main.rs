@@ -11,6 +11,7 @@ mod authz;
 mod cli;
 mod conversations;
 mod health;
+mod link_previews;
 mod messages;
 mod migrations;
 mod openapi;
