@@ -31,6 +31,8 @@ pub struct AppState {
     pub db_statements: Arc<AtomicU64>,
     /// Set once when the server is stopping; streams watch it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// E-mail notifications: transport and the unsubscribe key.
+    pub mailer: Arc<crate::jobs::notify::Mailer>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
         config: Validated,
         realtime: Realtime,
         db_statements: Arc<AtomicU64>,
+        mailer: Arc<crate::jobs::notify::Mailer>,
     ) -> Self {
         Self {
             db,
@@ -51,6 +54,7 @@ impl AppState {
             typing: realtime.typing,
             db_statements,
             shutdown: tokio::sync::watch::channel(false).0,
+            mailer,
         }
     }
 

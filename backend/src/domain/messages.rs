@@ -514,7 +514,15 @@ async fn store(
         .filter(members::Column::IsArchived.eq(true))
         .exec(&txn)
         .await?;
-    super::notify::queue_new_message(&txn, conversation_id, user_id, now).await?;
+    super::notify::queue_new_message(
+        &txn,
+        conversation_id,
+        row.id,
+        user_id,
+        now,
+        st.settings.notify_batch_window(),
+    )
+    .await?;
     // What I sent, I have read.
     members::Entity::update_many()
         .col_expr(members::Column::LastReadMessageId, Expr::val(row.id))

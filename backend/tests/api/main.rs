@@ -13,6 +13,7 @@ mod conversations;
 mod health;
 mod messages;
 mod migrations;
+mod notifications;
 mod openapi;
 mod pins;
 mod reactions;

@@ -9,5 +9,6 @@ pub mod email_outbox;
 pub mod message_attachments;
 pub mod message_pins;
 pub mod message_reactions;
+pub mod server_secrets;
 pub mod sessions;
 pub mod users;

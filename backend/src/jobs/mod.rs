@@ -1,0 +1,4 @@
+//! Side jobs that run beside the HTTP server and never block a request:
+//! each owns its queue and its retries.
+
+pub mod notify;
