@@ -698,3 +698,105 @@ mail_test!(
         assert_eq!(smtp.mails().len(), 1);
     }
 );
+
+mail_test!(a_member_viewing_the_conversation_gets_no_mail, |kind| {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_mail_app(kind, &smtp.url(), 3, &[]).await;
+    let anna = app.user("Anna Nowak").await;
+    let jan = app.user("Jan Kowalski").await;
+    let c = app.conversation(&anna, &[&jan], None).await;
+    app.send(&anna, c.id, "jesteś?").await;
+    // Jan is online and has the conversation open: the app marks what
+    // arrives as read, here the first message; the second is still on its way.
+    let r = app.post(&jan, "/api/messages/heartbeat", json!({})).await;
+    assert_eq!(r.status(), 204);
+    let r = app
+        .post(
+            &jan,
+            &format!("/api/conversations/{}/read", c.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    app.send(&anna, c.id, "widzę, że tak").await;
+    settle(&app).await;
+    assert!(smtp.mails().is_empty(), "{:#?}", smtp.mails());
+});
+
+mail_test!(without_smtp_url_mails_go_to_the_outbox_folder, |kind| {
+    let app = spawn_app_with(
+        kind,
+        &[
+            "--notify-batch-window-secs",
+            "1",
+            "--mail-poll-interval-ms",
+            "100",
+        ],
+    )
+    .await;
+    let anna = app.user("Anna Nowak").await;
+    let jan = app.user("Jan Kowalski").await;
+    let c = app.conversation(&anna, &[&jan], None).await;
+    app.send(&anna, c.id, "do folderu").await;
+    let outbox = app.test_db_dir().join("data").join("outbox");
+    let files = || -> Vec<PathBuf> {
+        std::fs::read_dir(&outbox)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    eventually("an .eml file", || async { !files().is_empty() }).await;
+    settle(&app).await;
+    let files = files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let m = Mail::parse(std::fs::read(&files[0]).expect("read .eml"));
+    assert_eq!(m.to, format!("Jan Kowalski <{}>", email_of(&jan)));
+    assert_eq!(m.subject, "Nowa wiadomość od Anna Nowak");
+    assert!(m.text.contains("do folderu"), "{}", m.text);
+});
+
+#[test]
+fn mail_settings_are_checked_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().display().to_string();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["serve", "--data-dir", &data];
+        args.extend_from_slice(extra);
+        backend::config::Settings::parse_from(args)
+            .expect("parses")
+            .validate()
+            .map(|_| ())
+    };
+    assert!(check(&[]).is_ok());
+    assert!(check(&["--mail-from", "Biuro <biuro@firma.pl>"]).is_ok());
+    assert!(check(&["--smtp-url", "smtp://u:p@mail.firma.pl:587?tls=required"]).is_ok());
+    for (args, setting) in [
+        (&["--mail-from", "nie adres"][..], "MAIL_FROM"),
+        (
+            &["--smtp-url", "smtp://mail.firma.pl?tls=maybe"][..],
+            "SMTP_URL",
+        ),
+        (
+            &["--smtp-url", "smtps://mail.firma.pl?tls=required"][..],
+            "SMTP_URL",
+        ),
+        (
+            &["--notify-batch-window-secs", "0"][..],
+            "NOTIFY_BATCH_WINDOW_SECS",
+        ),
+        (
+            &["--mail-poll-interval-ms", "0"][..],
+            "MAIL_POLL_INTERVAL_MS",
+        ),
+        (
+            &["--mail-retry-min-secs", "10", "--mail-retry-max-secs", "5"][..],
+            "MAIL_RETRY",
+        ),
+    ] {
+        let err = check(args).expect_err(setting);
+        assert!(err.starts_with(setting) && !err.contains('\n'), "{err}");
+    }
+}
