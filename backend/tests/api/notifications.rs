@@ -59,6 +59,24 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// aiosmtpd that demands AUTH (PLAIN or LOGIN, without TLS: loopback only)
+/// with the given login and password: `python3 -c AUTH_SERVER port maildir
+/// login password`.
+const AUTH_SERVER: &str = r#"
+import sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, login, password = sys.argv[1:5]
+def check(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login.decode() == login and data.password.decode() == password
+    return AuthResult(success=ok, handled=False)
+c = Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port), authenticator=check,
+               auth_required=True, auth_require_tls=False)
+c.start()
+threading.Event().wait()
+"#;
+
 impl SmtpServer {
     async fn start() -> Self {
         Self::start_on(free_port()).await
@@ -67,11 +85,29 @@ impl SmtpServer {
     async fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let maildir = dir.path().join("maildir");
-        let mut child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir);
+        Self::run(cmd, port, maildir, dir).await
+    }
+
+    /// A server that accepts mail only after AUTH with these credentials.
+    async fn start_with_auth(login: &str, password: &str) -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let maildir = dir.path().join("maildir");
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", AUTH_SERVER])
+            .arg(port.to_string())
             .arg(&maildir)
+            .args([login, password]);
+        Self::run(cmd, port, maildir, dir).await
+    }
+
+    async fn run(mut cmd: Command, port: u16, maildir: PathBuf, dir: tempfile::TempDir) -> Self {
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -800,3 +836,51 @@ fn mail_settings_are_checked_at_start() {
         assert!(err.starts_with(setting) && !err.contains('\n'), "{err}");
     }
 }
+
+mail_test!(
+    smtp_auth_comes_from_the_url_and_a_wrong_password_is_retried,
+    |kind| {
+        let smtp = SmtpServer::start_with_auth("powiadomienia", "tajne@hasło").await;
+        // A wrong password: refused, kept, retried.
+        let wrong = format!("smtp://powiadomienia:zle@127.0.0.1:{}", smtp.port);
+        let mut app = spawn_mail_app(kind, &wrong, 1, &[]).await;
+        let anna = app.user("Anna Nowak").await;
+        let jan = app.user("Jan Kowalski").await;
+        let c = app.conversation(&anna, &[&jan], None).await;
+        app.send(&anna, c.id, "z hasłem").await;
+        eventually("a refused attempt", || async {
+            app.scalar_i64("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM email_outbox")
+                .await
+                >= 1
+        })
+        .await;
+        let row = email_outbox::Entity::find()
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("the row is kept");
+        let error = row.last_error.unwrap_or_default();
+        assert!(
+            error.contains("535"),
+            "the server's refusal is kept: {error}"
+        );
+        assert!(!error.contains("zle"), "no password in the error: {error}");
+        assert!(smtp.mails().is_empty());
+
+        // Restarted with the right one (percent-encoded in the URL): the kept
+        // row goes out.
+        app.state.begin_shutdown();
+        app.args.extend([
+            "--smtp-url".into(),
+            format!(
+                "smtp://powiadomienia:tajne%40has%C5%82o@127.0.0.1:{}",
+                smtp.port
+            ),
+        ]);
+        let _fixed = app.spawn_peer().await;
+        let mails = smtp.wait_for(1).await;
+        settle(&app).await;
+        assert_eq!(smtp.mails().len(), 1);
+        assert_eq!(mails[0].rcpt, vec![email_of(&jan)]);
+    }
+);
