@@ -29,10 +29,13 @@ pub enum Transport {
 }
 
 /// A failed delivery. `permanent`: the server refused for good (a 5xx
-/// reply), so retrying the same mail will not help.
+/// reply), so retrying the same mail will not help. `answered`: the server
+/// replied (4xx/5xx) — as opposed to a connection, TLS or timeout failure,
+/// after which other mails would fail the same way.
 #[derive(Debug)]
 pub struct SendError {
     pub permanent: bool,
+    pub answered: bool,
     pub message: String,
 }
 
@@ -95,6 +98,7 @@ impl Transport {
                     tracing::debug!(%server, error = %e, "SMTP delivery failed");
                     SendError {
                         permanent: e.is_permanent(),
+                        answered: e.is_permanent() || e.is_transient(),
                         message: format!("SMTP {server}: {e}"),
                     }
                 })
@@ -114,10 +118,12 @@ impl Transport {
                 .await
                 .map_err(|e| SendError {
                     permanent: false,
+                    answered: false,
                     message: format!("outbox writer: {e}"),
                 })?
                 .map_err(|e| SendError {
                     permanent: false,
+                    answered: false,
                     message: format!("cannot write {}: {e}", path.display()),
                 })?;
                 let to: Vec<String> = message

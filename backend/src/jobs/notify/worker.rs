@@ -27,7 +27,10 @@
 //! Failures: an SMTP error puts the row back with `attempts + 1`,
 //! `last_error` and `not_before = now + backoff` (MAIL_RETRY_MIN_SECS
 //! doubling up to MAIL_RETRY_MAX_SECS); rows are never dropped for an SMTP
-//! error, so an outage or a wrong password loses nothing.
+//! error, so an outage or a wrong password loses nothing. When the server
+//! cannot be reached at all (no SMTP reply), the rest of the batch is handed
+//! back untried and the instance pauses MAIL_RETRY_MIN_SECS, so an outage
+//! costs one connection attempt per pause, not one per queued mail.
 
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
@@ -49,7 +52,7 @@ use crate::domain::render;
 use crate::state::AppState;
 
 /// Rows claimed per round.
-const CLAIM_BATCH: u64 = 10;
+const CLAIM_BATCH: u64 = 5;
 
 /// Starts the worker; it stops after the row in hand when the server shuts
 /// down (`AppState::begin_shutdown`).
@@ -64,17 +67,22 @@ async fn run(state: AppState) {
         if *shutdown.borrow() {
             break;
         }
-        let idle = match round(&state).await {
-            Ok(0) => true,
-            Ok(_) => false,
+        let pause = match round(&state).await {
+            Ok(Round::Worked) => None,
+            Ok(Round::Empty) => Some(poll),
+            // The mail server is unreachable: this instance waits before
+            // trying anyone else (each failed row also has its own backoff).
+            Ok(Round::ServerDown) => {
+                Some(StdDuration::from_secs(state.settings.mail_retry_min_secs))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "e-mail outbox: claiming failed; retrying");
-                true
+                Some(poll)
             }
         };
-        if idle {
+        if let Some(pause) = pause {
             tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
         }
@@ -82,15 +90,32 @@ async fn run(state: AppState) {
     tracing::debug!("e-mail outbox worker stopped");
 }
 
-/// How long a claim keeps other instances away: well beyond one SMTP
-/// conversation (connect, greeting, STARTTLS, auth, envelope, data — each
-/// bounded by SMTP_TIMEOUT_SECS).
+/// How long a claim keeps other instances away: well beyond a batch of
+/// SMTP conversations (each step bounded by SMTP_TIMEOUT_SECS; a batch
+/// stops at the first server that cannot be reached).
 fn lease(state: &AppState) -> Duration {
-    Duration::seconds(i64::try_from(state.settings.smtp_timeout_secs).unwrap_or(600) * 8 + 60)
+    let timeout = i64::try_from(state.settings.smtp_timeout_secs).unwrap_or(600);
+    Duration::seconds(60 + CLAIM_BATCH as i64 * 2 * timeout)
 }
 
-/// Claims and works through one batch; returns how many rows it took.
-async fn round(state: &AppState) -> Result<usize, DbErr> {
+enum Round {
+    Empty,
+    Worked,
+    ServerDown,
+}
+
+/// How one row ended.
+enum Outcome {
+    Done,
+    /// Not sent and put back; `reachable`: the server answered (a refusal),
+    /// so the other rows may still go.
+    Failed {
+        reachable: bool,
+    },
+}
+
+/// Claims and works through one batch.
+async fn round(state: &AppState) -> Result<Round, DbErr> {
     // Whole milliseconds: the lease is compared for equality later, and
     // both databases store at least that precision.
     let now = Utc::now()
@@ -98,8 +123,10 @@ async fn round(state: &AppState) -> Result<usize, DbErr> {
         .unwrap_or_else(|_| Utc::now());
     let lease_until = now + lease(state);
     let rows = claim(&state.db, now, lease_until).await?;
-    let n = rows.len();
-    for row in rows {
+    if rows.is_empty() {
+        return Ok(Round::Empty);
+    }
+    for (i, row) in rows.iter().enumerate() {
         let span = tracing::info_span!(
             "email_notification",
             outbox_id = row.id,
@@ -107,15 +134,41 @@ async fn round(state: &AppState) -> Result<usize, DbErr> {
             conversation_id = row.conversation_id,
             attempt = row.attempts + 1
         );
-        if let Err(e) = handle(state, &row, lease_until)
+        match handle(state, row, lease_until)
             .instrument(span.clone())
             .await
         {
+            Ok(Outcome::Failed { reachable: false }) => {
+                // Hand the rest back untouched rather than wait out a
+                // connect timeout for each.
+                release(&state.db, &rows[i + 1..], lease_until).await?;
+                return Ok(Round::ServerDown);
+            }
+            Ok(_) => {}
             // The lease runs out and the row is tried again.
-            span.in_scope(|| tracing::warn!(error = %e, "e-mail notification failed"));
+            Err(e) => span.in_scope(|| tracing::warn!(error = %e, "e-mail notification failed")),
         }
     }
-    Ok(n)
+    Ok(Round::Worked)
+}
+
+/// Gives claimed rows back without an attempt.
+async fn release(
+    db: &impl ConnectionTrait,
+    rows: &[email_outbox::Model],
+    lease_until: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    use email_outbox::Column as C;
+    email_outbox::Entity::update_many()
+        .col_expr(C::LockedUntil, Expr::val(Option::<DateTime<Utc>>::None))
+        .filter(C::Id.is_in(rows.iter().map(|r| r.id)))
+        .filter(C::LockedUntil.eq(lease_until))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// The claim statement; the one dialect difference is the lock clause.
@@ -167,12 +220,13 @@ async fn handle(
     state: &AppState,
     row: &email_outbox::Model,
     lease_until: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<Outcome, DbErr> {
     let plan = plan(state, row).await?;
     let notification = match plan {
         Plan::Skip(reason) => {
             tracing::info!(reason, "e-mail notification not needed");
-            return finish(state, row, lease_until).await;
+            finish(state, row, lease_until).await?;
+            return Ok(Outcome::Done);
         }
         Plan::Send(n) => n,
     };
@@ -181,7 +235,8 @@ async fn handle(
         Err(e) => {
             // Cannot happen with validated addresses; keep the row for a
             // fix rather than lose it.
-            return retry(state, row, lease_until, &format!("composing: {e}")).await;
+            retry(state, row, lease_until, &format!("composing: {e}")).await?;
+            return Ok(Outcome::Failed { reachable: true });
         }
     };
     let name = format!(
@@ -193,7 +248,8 @@ async fn handle(
     match state.mailer.transport.send(&message, &name).await {
         Ok(()) => {
             tracing::info!(unread = notification.unread, "e-mail notification sent");
-            finish(state, row, lease_until).await
+            finish(state, row, lease_until).await?;
+            Ok(Outcome::Done)
         }
         Err(e) => {
             if e.permanent {
@@ -201,7 +257,10 @@ async fn handle(
             } else {
                 tracing::warn!(error = %e, "e-mail notification not sent; will retry");
             }
-            retry(state, row, lease_until, &e.message).await
+            retry(state, row, lease_until, &e.message).await?;
+            Ok(Outcome::Failed {
+                reachable: e.answered,
+            })
         }
     }
 }
