@@ -62,3 +62,18 @@ if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
   fi
 fi
+
+# The e-mail notification tests run a real SMTP server (aiosmtpd): from
+# PyPI with pip, or Debian's package where pip refuses (system Python).
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  say "installing aiosmtpd (SMTP server for the notification tests)"
+  if ! python3 -m pip install --quiet aiosmtpd 2>/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd
+    else
+      sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd
+    fi
+  fi
+fi

@@ -200,6 +200,41 @@ pub struct Settings {
     /// Default: none — only public addresses.
     #[arg(long, env = "LINK_PREVIEW_ALLOW_ADDRESSES", value_delimiter = ',')]
     pub link_preview_allow_addresses: Vec<String>,
+    /// Seconds a new-message e-mail waits, collecting further messages,
+    /// before it is sent: a member gets at most one mail per conversation
+    /// per window, and none if they read the conversation first.
+    #[arg(long, env = "NOTIFY_BATCH_WINDOW_SECS", default_value_t = 300)]
+    pub notify_batch_window_secs: u64,
+
+    /// Sender of notification e-mails, `Name <address>` or an address.
+    /// Default: `Wiadomości <no-reply@…>` with the host of PUBLIC_URL.
+    #[arg(long, env = "MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// How often the mail worker looks for notifications that are due, in
+    /// milliseconds.
+    #[arg(long, env = "MAIL_POLL_INTERVAL_MS", default_value_t = 2000)]
+    pub mail_poll_interval_ms: u64,
+
+    /// SMTP timeout in seconds (connecting and each command).
+    #[arg(long, env = "SMTP_TIMEOUT_SECS", default_value_t = 30)]
+    pub smtp_timeout_secs: u64,
+
+    /// Delay before the first retry of a mail that could not be sent; it
+    /// doubles with every failed attempt up to MAIL_RETRY_MAX_SECS.
+    #[arg(long, env = "MAIL_RETRY_MIN_SECS", default_value_t = 60)]
+    pub mail_retry_min_secs: u64,
+
+    /// Longest delay between retries of a mail that could not be sent.
+    #[arg(long, env = "MAIL_RETRY_MAX_SECS", default_value_t = 3600)]
+    pub mail_retry_max_secs: u64,
+}
+
+impl Settings {
+    /// NOTIFY_BATCH_WINDOW_SECS as a duration.
+    pub fn notify_batch_window(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.notify_batch_window_secs).unwrap_or(i64::MAX))
+    }
 }
 
 #[derive(Parser)]
@@ -229,6 +264,8 @@ pub struct Validated {
     pub allowed_origins: Vec<String>,
     pub secure_cookies: bool,
     pub link_preview: crate::jobs::link_preview::Config,
+    /// The sender of notification e-mails (MAIL_FROM or its default).
+    pub mail_from: lettre::message::Mailbox,
 }
 
 impl Settings {
@@ -288,7 +325,37 @@ impl Settings {
                     redact(s)
                 ));
             }
+            if u.host_str().is_none_or(str::is_empty) {
+                return Err(format!("SMTP_URL needs a host (got {:?})", redact(s)));
+            }
+            for (k, v) in u.query_pairs() {
+                let ok = k == "tls"
+                    && u.scheme() == "smtp"
+                    && matches!(&*v, "none" | "opportunistic" | "required");
+                if !ok {
+                    return Err(format!(
+                        "SMTP_URL: unknown parameter {k}={v}; smtp:// takes \
+                         ?tls=required|opportunistic|none, smtps:// none"
+                    ));
+                }
+            }
         }
+        if !(1..=86_400).contains(&self.notify_batch_window_secs) {
+            return Err("NOTIFY_BATCH_WINDOW_SECS must be 1 to 86400".into());
+        }
+        if !(10..=600_000).contains(&self.mail_poll_interval_ms) {
+            return Err("MAIL_POLL_INTERVAL_MS must be 10 to 600000".into());
+        }
+        if !(1..=600).contains(&self.smtp_timeout_secs) {
+            return Err("SMTP_TIMEOUT_SECS must be 1 to 600".into());
+        }
+        if self.mail_retry_min_secs == 0 || self.mail_retry_max_secs < self.mail_retry_min_secs {
+            return Err(
+                "MAIL_RETRY_MIN_SECS must be at least 1 and MAIL_RETRY_MAX_SECS at least as large"
+                    .into(),
+            );
+        }
+        let mail_from = crate::jobs::notify::mail::sender(self.mail_from.as_deref(), &public_url)?;
         let mut allowed_origins = Vec::new();
         for o in self
             .allowed_origins
@@ -347,6 +414,7 @@ impl Settings {
             link_preview,
             public_url,
             allowed_origins,
+            mail_from,
         })
     }
 }

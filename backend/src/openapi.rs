@@ -89,6 +89,8 @@ Timestamps are RFC 3339 in UTC; ids are 64-bit integers."
         docs::openapi_json,
         docs::page,
         docs::asset,
+        notifications::unsubscribe_page,
+        notifications::unsubscribe,
     ),
     components(
         schemas(Problem, ErrorCode, FieldError, Event, HealthStatus),
@@ -123,6 +125,8 @@ forwarding messages."),
 schema), presence and typing signals."),
         (name = "ops", description = "Liveness and readiness probes (outside `/api`)."),
         (name = "docs", description = "This description and its browsable reference page."),
+        (name = "notifications", description = "The unsubscribe link of notification e-mails \
+(signed token, no session)."),
     )
 )]
 pub struct ApiDoc;
@@ -1178,4 +1182,62 @@ mod docs {
         )
     )]
     pub(super) fn asset() {}
+}
+
+/// Query of `/api/notifications/unsubscribe`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnsubscribeQuery {
+    /// The signed token from the e-mail's link (`<user id>.<signature>`).
+    pub token: String,
+}
+
+/// Documentation of `routes::notifications`.
+#[allow(dead_code)]
+mod notifications {
+    use super::*;
+
+    /// Unsubscribe page
+    ///
+    /// The page an unsubscribe link in a notification e-mail opens: asks
+    /// for confirmation with a button (which POSTs to the same URL) and
+    /// changes nothing by itself, so link scanners cannot unsubscribe
+    /// anyone. Polish, or English for users who chose it.
+    #[utoipa::path(
+        get,
+        path = "/api/notifications/unsubscribe",
+        operation_id = "notifications_unsubscribe_page",
+        tag = "notifications",
+        params(UnsubscribeQuery),
+        responses(
+            (status = 200, description = "The confirmation page (or a note that notifications are already off).",
+                content_type = "text/html", body = String),
+            (status = 404, response = NotFound),
+            (status = 422, response = ValidationFailed),
+        )
+    )]
+    pub(super) fn unsubscribe_page() {}
+
+    /// Unsubscribe (one click)
+    ///
+    /// Turns the token's user's e-mail notifications off. This is the RFC
+    /// 8058 one-click target named by the mails' `List-Unsubscribe` and
+    /// `List-Unsubscribe-Post` headers: mail clients POST
+    /// `List-Unsubscribe=One-Click` (the body is accepted and not needed).
+    /// The token authenticates, so no session or Origin is required.
+    /// Repeating it is harmless.
+    #[utoipa::path(
+        post,
+        path = "/api/notifications/unsubscribe",
+        operation_id = "notifications_unsubscribe",
+        tag = "notifications",
+        params(UnsubscribeQuery),
+        responses(
+            (status = 200, description = "Notifications are off; a short confirmation page.",
+                content_type = "text/html", body = String),
+            (status = 404, response = NotFound),
+            (status = 422, response = ValidationFailed),
+        )
+    )]
+    pub(super) fn unsubscribe() {}
 }

@@ -31,6 +31,8 @@ pub struct Application {
     server: Server,
     pub state: AppState,
     pub first_admin: Option<FirstAdmin>,
+    /// The e-mail outbox worker, awaited on a graceful stop.
+    mail_worker: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Application {
@@ -61,15 +63,18 @@ impl Application {
             }
             _ => Realtime::in_process(times),
         };
-        let mut state = AppState::new(db, settings, config, realtime, db_statements);
+        let mailer = crate::jobs::notify::Mailer::build(&db, &settings).await?;
+        let mut state = AppState::new(db, settings, config, realtime, db_statements, mailer);
         spawn_presence_sweeper(state.clone());
         start_link_previews(&mut state)?;
+        let mail_worker = crate::jobs::notify::worker::spawn(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,
             server,
             state,
             first_admin,
+            mail_worker: Arc::new(std::sync::Mutex::new(Some(mail_worker))),
         })
     }
 
@@ -79,14 +84,24 @@ impl Application {
 
     /// Stops gracefully: event streams end first (so they cannot hold the
     /// stop up), then the server stops accepting and finishes the requests
-    /// in flight — a message that got its 2xx is stored before that.
+    /// in flight — a message that got its 2xx is stored before that. The
+    /// mail worker finishes the mail in hand (what it has not started stays
+    /// in the outbox for the next start or another instance).
     pub fn stopper(&self) -> impl Fn() -> futures_util::future::BoxFuture<'static, ()> + use<> {
         let handle = self.server.handle();
         let state = self.state.clone();
+        let mail_worker = self.mail_worker.clone();
         move || {
             state.begin_shutdown();
             let handle = handle.clone();
-            Box::pin(async move { handle.stop(true).await })
+            let worker = mail_worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+            Box::pin(async move {
+                handle.stop(true).await;
+                if let Some(w) = worker {
+                    // Bounded: an SMTP step times out anyway.
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
+                }
+            })
         }
     }
 

@@ -34,6 +34,8 @@ pub struct AppState {
     /// Queues link-preview work after a message is stored (`startup`
     /// starts the workers; queues nothing until then).
     pub link_previews: crate::jobs::link_preview::LinkPreviews,
+    /// E-mail notifications: transport and the unsubscribe key.
+    pub mailer: Arc<crate::jobs::notify::Mailer>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
         config: Validated,
         realtime: Realtime,
         db_statements: Arc<AtomicU64>,
+        mailer: Arc<crate::jobs::notify::Mailer>,
     ) -> Self {
         Self {
             db,
@@ -55,6 +58,7 @@ impl AppState {
             db_statements,
             shutdown: tokio::sync::watch::channel(false).0,
             link_previews: crate::jobs::link_preview::LinkPreviews::disabled(),
+            mailer,
         }
     }
 

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial;
 mod m20261128_000002_link_preview_cache;
+mod m20261128_000003_notify;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261128_000002_link_preview_cache::Migration),
+            Box::new(m20261128_000003_notify::Migration),
         ]
     }
 }

@@ -523,7 +523,15 @@ async fn store(
         .filter(convs::Column::Id.eq(conversation_id))
         .exec(&txn)
         .await?;
-    super::notify::queue_new_message(&txn, conversation_id, user_id, now).await?;
+    super::notify::queue_new_message(
+        &txn,
+        conversation_id,
+        row.id,
+        user_id,
+        now,
+        st.settings.notify_batch_window(),
+    )
+    .await?;
     // One statement for two rules: a new message brings an archived
     // conversation back to the main list, and what I sent, I have read.
     let me = Expr::col(members::Column::UserId).eq(user_id);

@@ -1,13 +1,14 @@
 //! Queues e-mail notification work for a new message through the durable
 //! outbox (`email_outbox`), inside the sending transaction, so a restart
 //! loses nothing. One row per (recipient, conversation) and window: a second
-//! message while a row is pending adds nothing (batching). The worker that
-//! sends (and skips members who read the messages in the meantime) belongs
-//! to the notifications work.
+//! message while a row is pending only moves the row's `last_message_id`
+//! (batching; the send time stays). The worker that sends (and skips
+//! members who read the messages in the meantime) is `jobs::notify`.
+//! Also the one rule the unsubscribe link applies.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseBackend, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, ExprTrait, QueryFilter};
 
 use super::DomainError;
 use crate::db::entities::{conversation_members as members, email_outbox, users};
@@ -15,17 +16,17 @@ use crate::db::entities::{conversation_members as members, email_outbox, users};
 /// Kind of the outbox rows written here.
 pub const NEW_MESSAGES: &str = "new_messages";
 
-/// How long after the first unread message a notification waits (and
-/// collects further messages) before it may be sent.
-pub const BATCH_WINDOW: Duration = Duration::minutes(10);
-
 /// For every other member who is not muted, wants e-mail and is active:
 /// one pending outbox row for this conversation (set-based: one statement).
+/// `window` (NOTIFY_BATCH_WINDOW_SECS) is how long after the first unread
+/// message the notification waits, collecting further messages.
 pub async fn queue_new_message(
     db: &impl ConnectionTrait,
     conversation_id: i64,
+    message_id: i64,
     sender_id: i64,
     now: DateTime<Utc>,
+    window: Duration,
 ) -> Result<(), DomainError> {
     // An empty JSON object, typed for each database (PostgreSQL will not
     // take a text literal into a json column from a SELECT).
@@ -39,9 +40,10 @@ pub async fn queue_new_message(
         .expr(Expr::val(conversation_id))
         .expr(Expr::val(NEW_MESSAGES))
         .expr(empty_json)
-        .expr(Expr::val(now + BATCH_WINDOW))
+        .expr(Expr::val(now + window))
         .expr(Expr::val(0i32))
         .expr(Expr::val(now))
+        .expr(Expr::val(message_id))
         .from(members::Entity)
         .inner_join(
             users::Entity,
@@ -66,18 +68,52 @@ pub async fn queue_new_message(
             email_outbox::Column::NotBefore,
             email_outbox::Column::Attempts,
             email_outbox::Column::CreatedAt,
+            email_outbox::Column::LastMessageId,
         ])
         .select_from(select)
         .map_err(|e| DomainError::Internal(format!("outbox insert: {e}")))?
+        // A pending row only learns the newest message: its send time stays
+        // (that is the batching). Updating (not DO NOTHING) also takes the
+        // row lock, so the worker's conditional delete cannot slip between
+        // this statement and the sender's commit on PostgreSQL.
         .on_conflict(
             OnConflict::columns([
                 email_outbox::Column::UserId,
                 email_outbox::Column::ConversationId,
                 email_outbox::Column::Kind,
             ])
-            .do_nothing()
+            .update_column(email_outbox::Column::LastMessageId)
             .to_owned(),
         );
     db.execute(&insert).await?;
     Ok(())
+}
+
+/// Turns the user's e-mail notifications off (the one-click unsubscribe
+/// link); pending notifications are dropped by the worker when it sees it.
+/// `NotFound` when the user no longer exists.
+pub async fn unsubscribe(db: &impl ConnectionTrait, user_id: i64) -> Result<(), DomainError> {
+    let res = users::Entity::update_many()
+        .col_expr(users::Column::NotifyEmailMessages, Expr::val(false))
+        .col_expr(users::Column::UpdatedAt, Expr::val(Utc::now()))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(DomainError::NotFound);
+    }
+    Ok(())
+}
+
+/// The language and notification setting of a user (the unsubscribe page);
+/// `NotFound` when the user no longer exists.
+pub async fn email_settings(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<(String, bool), DomainError> {
+    let user = users::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    Ok((user.language, user.notify_email_messages))
 }

@@ -1,3 +1,5 @@
-//! Side jobs that run beside the request path and never block it.
+//! Side jobs that run beside the HTTP server and never block a request:
+//! each owns its queue and its retries.
 
 pub mod link_preview;
+pub mod notify;

@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod docs;
 pub mod health;
 pub mod messages;
+pub mod notifications;
 pub mod pins;
 pub mod reactions;
 pub mod spa;
@@ -25,7 +26,8 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .configure(pins::routes)
         .configure(stream::routes)
         .configure(users::routes)
-        .configure(docs::routes);
+        .configure(docs::routes)
+        .configure(notifications::routes);
 }
 
 /// Unknown paths and methods under `/api`: problem+json 404, not HTML.

@@ -14,6 +14,7 @@ mod health;
 mod link_previews;
 mod messages;
 mod migrations;
+mod notifications;
 mod openapi;
 mod pins;
 mod reactions;

@@ -5,7 +5,7 @@ use sea_orm::ConnectionTrait;
 
 use crate::helpers::{Db, fresh_db};
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "users",
     "sessions",
     "api_tokens",
@@ -17,6 +17,7 @@ const TABLES: [&str; 11] = [
     "message_attachments",
     "email_outbox",
     "link_preview_cache",
+    "server_secrets",
 ];
 
 async fn tables(db: &sea_orm::DatabaseConnection) -> Vec<String> {

@@ -16,13 +16,15 @@ const METHODS: [&str; 8] = [
 ];
 
 /// Operations anyone may call; every other one needs a session or a token.
-const PUBLIC: [(&str, &str); 6] = [
+const PUBLIC: [(&str, &str); 8] = [
     ("POST", "/api/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
     ("GET", "/api/docs/{file}"),
+    ("GET", "/api/notifications/unsubscribe"),
+    ("POST", "/api/notifications/unsubscribe"),
 ];
 
 async fn spec(app: &TestApp) -> Value {

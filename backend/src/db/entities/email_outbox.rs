@@ -15,6 +15,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The newest message queued into this row (moves on with every
+    /// message of the batch): the worker deletes the row only if it has not
+    /// moved while a mail was being sent.
+    pub last_message_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,5 +10,6 @@ pub mod link_preview_cache;
 pub mod message_attachments;
 pub mod message_pins;
 pub mod message_reactions;
+pub mod server_secrets;
 pub mod sessions;
 pub mod users;
