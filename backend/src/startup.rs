@@ -38,6 +38,9 @@ impl Application {
     /// when there are no users, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let config = settings.validate().map_err(anyhow::Error::msg)?;
+        crate::storage::install_crypto_provider();
+        let storage =
+            crate::storage::Storage::from_settings(&settings).map_err(anyhow::Error::msg)?;
         let url = settings.db.url();
         let mut db = crate::db::connect(&url, settings.database_max_connections)
             .await
@@ -60,8 +63,9 @@ impl Application {
             }
             _ => Realtime::in_process(),
         };
-        let state = AppState::new(db, settings, config, realtime, db_statements);
+        let state = AppState::new(db, settings, config, realtime, db_statements, storage);
         spawn_presence_sweeper(state.clone());
+        crate::jobs::attachments::spawn_cleanup(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,

@@ -12,6 +12,7 @@ use crate::config::{Settings, Validated};
 use crate::realtime::presence::Presence;
 use crate::realtime::typing::TypingThrottle;
 use crate::realtime::{EventBus, Realtime};
+use crate::storage::Storage;
 
 /// Window of the login rate limits.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -31,6 +32,8 @@ pub struct AppState {
     pub db_statements: Arc<AtomicU64>,
     /// Set once when the server is stopping; streams watch it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Attachment bytes (a local folder or an S3-compatible bucket).
+    pub storage: Arc<Storage>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
         config: Validated,
         realtime: Realtime,
         db_statements: Arc<AtomicU64>,
+        storage: Storage,
     ) -> Self {
         Self {
             db,
@@ -51,6 +55,7 @@ impl AppState {
             typing: realtime.typing,
             db_statements,
             shutdown: tokio::sync::watch::channel(false).0,
+            storage: Arc::new(storage),
         }
     }
 

@@ -599,7 +599,9 @@ pub async fn delete(st: &AppState, user_id: i64, message_id: i64) -> Result<(), 
         .filter(message_pins::Column::MessageId.eq(message_id))
         .exec(&txn)
         .await?;
+    let files = super::attachments::delete_for_message(&txn, message_id).await?;
     txn.commit().await?;
+    super::attachments::spawn_remove_objects(st, files);
     let audience = member_ids(db, conversation_id).await?;
     st.bus
         .publish(

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource. Handlers are thin: extract, call
 //! the domain, map the result.
 
+pub mod attachments;
 pub mod auth;
 pub mod conversations;
 pub mod docs;
@@ -25,7 +26,8 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .configure(pins::routes)
         .configure(stream::routes)
         .configure(users::routes)
-        .configure(docs::routes);
+        .configure(docs::routes)
+        .configure(attachments::routes);
 }
 
 /// Unknown paths and methods under `/api`: problem+json 404, not HTML.

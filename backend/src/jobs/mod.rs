@@ -1,0 +1,3 @@
+//! Side jobs that run beside the request path and never block it.
+
+pub mod attachments;
