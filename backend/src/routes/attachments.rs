@@ -249,19 +249,20 @@ async fn serve(
     content_type: &str,
     disposition: String,
 ) -> Result<HttpResponse, ApiError> {
-    let mut res = if not_modified(req, &etag) {
+    let unchanged = not_modified(req, &etag);
+    let mut res = if unchanged {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
-    res.insert_header((header::ETAG, etag.clone()))
+    res.insert_header((header::ETAG, etag))
         // Content never changes under an id; access can, so only the
         // member's own browser keeps it, and not for long.
         .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CONTENT_SECURITY_POLICY, DOWNLOAD_CSP))
         .insert_header(("Cross-Origin-Resource-Policy", "same-origin"));
-    if not_modified(req, &etag) {
+    if unchanged {
         return Ok(res.finish());
     }
     let object = match st.storage.get(key).await {

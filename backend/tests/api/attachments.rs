@@ -859,3 +859,44 @@ db_test!(deleting_a_conversation_deletes_its_files, |app| {
         [attachments_dir(&app).join(&kept.storage_key)]
     );
 });
+
+db_test!(
+    two_instances_sweeping_at_once_remove_each_upload_once,
+    |app| {
+        let peer = app.spawn_peer().await;
+        let anna = app.user("Anna").await;
+        let files: Vec<File> = (0..10)
+            .map(|i| File("x.txt", "text/plain", format!("plik {i}").into_bytes()))
+            .collect();
+        let mut n = 0;
+        for _ in 0..3 {
+            n += upload_ok(&app, &anna, &files).await.len();
+        }
+        let kept = upload_ok(&app, &anna, &files[..1]).await[0].clone();
+        let c = app
+            .conversation(&anna, &[&app.user("Jan").await], None)
+            .await;
+        assert_eq!(
+            send_with(&app, &anna, c.id, "", &[kept.id]).await.status(),
+            201
+        );
+
+        let cutoff = chrono::Utc::now() + chrono::Duration::seconds(1);
+        let (a, b) = tokio::join!(
+            backend::domain::attachments::remove_unattached(&app.state, cutoff),
+            backend::domain::attachments::remove_unattached(&peer.state, cutoff),
+        );
+        assert_eq!(
+            a.unwrap() + b.unwrap(),
+            n,
+            "each upload removed exactly once"
+        );
+        let left = rows(&app).await;
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].id, kept.id);
+        assert_eq!(
+            stored_files(&app),
+            [attachments_dir(&app).join(&left[0].storage_key)]
+        );
+    }
+);
