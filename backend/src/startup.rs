@@ -66,6 +66,7 @@ impl Application {
         let state = AppState::new(db, settings, config, realtime, db_statements, storage);
         spawn_presence_sweeper(state.clone());
         crate::jobs::attachments::spawn_cleanup(state.clone());
+        crate::jobs::attachments::spawn_thumbnail_catch_up(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,

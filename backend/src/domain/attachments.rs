@@ -248,6 +248,23 @@ pub async fn set_thumbnail(
     Ok(res.rows_affected == 1)
 }
 
+/// Image uploads of the last `within` that have no thumbnail (their job
+/// died with a restart, or the image could not be read), newest first.
+pub async fn missing_thumbnails(
+    db: &impl ConnectionTrait,
+    within: chrono::Duration,
+    limit: u64,
+) -> Result<Vec<attachments::Model>, DomainError> {
+    Ok(attachments::Entity::find()
+        .filter(attachments::Column::HasThumbnail.eq(false))
+        .filter(attachments::Column::ContentType.is_in(THUMBNAIL_TYPES))
+        .filter(attachments::Column::CreatedAt.gt(Utc::now() - within))
+        .order_by_desc(attachments::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
 /// Deletes upload rows that are still unattached (a row some message took
 /// in the meantime stays) and returns the object keys that went with the
 /// deleted ones. Each row is deleted by its own statement guarded by

@@ -106,6 +106,22 @@ async fn make_thumbnail(st: &AppState, attachment_id: i64, key: &str) -> Result<
     Ok(())
 }
 
+/// At start, retries the thumbnails of the last day's images that have
+/// none: a job lost to a restart is made up for; an image that cannot be
+/// read is tried once more per start, no more.
+pub fn spawn_thumbnail_catch_up(st: AppState) {
+    tokio::spawn(async move {
+        match rules::missing_thumbnails(&st.db, chrono::Duration::days(1), 1_000).await {
+            Ok(rows) => {
+                for a in rows {
+                    spawn_thumbnail(st.clone(), a.id, a.storage_key);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "looking for missing thumbnails failed"),
+        }
+    });
+}
+
 /// How often the sweeper looks: a quarter of the retention, between 1 s
 /// and 10 min.
 pub fn sweep_period(retention: Duration) -> Duration {

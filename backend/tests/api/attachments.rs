@@ -900,3 +900,40 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    a_thumbnail_lost_to_a_restart_is_made_at_the_next_start,
+    |app| {
+        let anna = app.user("Anna").await;
+        let up =
+            upload_ok(&app, &anna, &[File("a.png", "image/png", png(900, 300))]).await[0].clone();
+        let thumb = format!("{}/thumbnail", up.url);
+        let wait_for_thumbnail = || async {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if row(&app, up.id).await.is_some_and(|r| r.has_thumbnail) {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        };
+        assert!(wait_for_thumbnail().await);
+        // As if the process had stopped before the job ran.
+        let key = row(&app, up.id).await.unwrap().storage_key;
+        std::fs::remove_file(attachments_dir(&app).join(format!("{key}.thumb.jpg"))).unwrap();
+        app.exec(&format!(
+        "UPDATE message_attachments SET has_thumbnail = false, width = NULL, height = NULL WHERE id = {}",
+        up.id
+    ))
+    .await;
+        assert_eq!(app.get(&anna, &thumb).await.status(), 404);
+
+        let _restarted = app.spawn_peer().await;
+        assert!(wait_for_thumbnail().await, "made again at start");
+        let r = app.get(&anna, &thumb).await;
+        assert_eq!(r.status(), 200);
+        let img = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
+        assert_eq!((img.width(), img.height()), (480, 160));
+    }
+);
