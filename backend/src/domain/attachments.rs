@@ -224,14 +224,15 @@ pub async fn readable(
     }
 }
 
-/// Records the thumbnail and the image's size; false when the upload is
-/// gone (removed while the thumbnail was made).
+/// Records the thumbnail and the image's size. Returns the row as it is
+/// now, or `None` when the upload is gone (removed while the thumbnail was
+/// made).
 pub async fn set_thumbnail(
     db: &impl ConnectionTrait,
     attachment_id: i64,
     width: u32,
     height: u32,
-) -> Result<bool, DomainError> {
+) -> Result<Option<attachments::Model>, DomainError> {
     let res = attachments::Entity::update_many()
         .col_expr(attachments::Column::HasThumbnail, true.into())
         .col_expr(
@@ -245,7 +246,12 @@ pub async fn set_thumbnail(
         .filter(attachments::Column::Id.eq(attachment_id))
         .exec(db)
         .await?;
-    Ok(res.rows_affected == 1)
+    if res.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(attachments::Entity::find_by_id(attachment_id)
+        .one(db)
+        .await?)
 }
 
 /// Image uploads of the last `within` that have no thumbnail (their job

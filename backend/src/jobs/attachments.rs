@@ -96,12 +96,20 @@ async fn make_thumbnail(st: &AppState, attachment_id: i64, key: &str) -> Result<
         .put(&thumb_key, thumb.jpeg.into())
         .await
         .map_err(|e| e.to_string())?;
-    let kept = rules::set_thumbnail(&st.db, attachment_id, thumb.width, thumb.height)
+    let row = rules::set_thumbnail(&st.db, attachment_id, thumb.width, thumb.height)
         .await
         .map_err(|e| e.to_string())?;
-    if !kept {
+    match row {
         // The upload was removed meanwhile: its thumbnail goes too.
-        rules::remove_objects(st, &[thumb_key]).await;
+        None => rules::remove_objects(st, &[thumb_key]).await,
+        // Already sent: clients showing the message learn of the thumbnail.
+        Some(a) => {
+            if let Some(mid) = a.message_id {
+                crate::domain::messages::republish(st, mid)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
     }
     Ok(())
 }

@@ -901,39 +901,69 @@ db_test!(
     }
 );
 
+async fn wait_for_thumbnail(app: &TestApp, id: i64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if row(app, id).await.is_some_and(|r| r.has_thumbnail) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// As if the process had stopped before the thumbnail job ran.
+async fn forget_thumbnail(app: &TestApp, id: i64) {
+    let key = row(app, id).await.unwrap().storage_key;
+    std::fs::remove_file(attachments_dir(app).join(format!("{key}.thumb.jpg"))).unwrap();
+    app.exec(&format!(
+        "UPDATE message_attachments SET has_thumbnail = false, width = NULL, height = NULL \
+         WHERE id = {id}"
+    ))
+    .await;
+}
+
 db_test!(
     a_thumbnail_lost_to_a_restart_is_made_at_the_next_start,
     |app| {
         let anna = app.user("Anna").await;
+        let jan = app.user("Jan").await;
+        let c = app.conversation(&anna, &[&jan], None).await;
         let up =
             upload_ok(&app, &anna, &[File("a.png", "image/png", png(900, 300))]).await[0].clone();
         let thumb = format!("{}/thumbnail", up.url);
-        let wait_for_thumbnail = || async {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if row(&app, up.id).await.is_some_and(|r| r.has_thumbnail) {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            false
-        };
-        assert!(wait_for_thumbnail().await);
-        // As if the process had stopped before the job ran.
-        let key = row(&app, up.id).await.unwrap().storage_key;
-        std::fs::remove_file(attachments_dir(&app).join(format!("{key}.thumb.jpg"))).unwrap();
-        app.exec(&format!(
-        "UPDATE message_attachments SET has_thumbnail = false, width = NULL, height = NULL WHERE id = {}",
-        up.id
-    ))
-    .await;
+        assert!(wait_for_thumbnail(&app, up.id).await);
+        forget_thumbnail(&app, up.id).await;
         assert_eq!(app.get(&anna, &thumb).await.status(), 404);
 
         let _restarted = app.spawn_peer().await;
-        assert!(wait_for_thumbnail().await, "made again at start");
+        assert!(wait_for_thumbnail(&app, up.id).await, "made again at start");
         let r = app.get(&anna, &thumb).await;
         assert_eq!(r.status(), 200);
         let img = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
         assert_eq!((img.width(), img.height()), (480, 160));
+
+        // Sent before its thumbnail was made: the members hear when it is.
+        forget_thumbnail(&app, up.id).await;
+        let r = send_with(&app, &anna, c.id, "", &[up.id]).await;
+        let m: MessageDto = r.json().await.unwrap();
+        assert_eq!(m.attachments[0].thumbnail_url, None);
+        let mut events = app.state.bus.subscribe(jan.id);
+        backend::jobs::attachments::spawn_thumbnail_catch_up(app.state.clone());
+        let ev = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("an event")
+            .expect("event");
+        match &ev.event {
+            shared::Event::MessageEdited { message } => {
+                assert_eq!(message.id, m.id);
+                assert_eq!(
+                    message.attachments[0].thumbnail_url.as_deref(),
+                    Some(thumb.as_str())
+                );
+                assert_eq!(message.attachments[0].width, Some(900));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 );
