@@ -116,6 +116,7 @@ fn part_filename(field: &actix_multipart::Field) -> Option<String> {
 async fn store_part(
     st: &AppState,
     field: &mut actix_multipart::Field,
+    part_name: &str,
     filename: String,
     limit: u64,
 ) -> Result<NewAttachment, ApiError> {
@@ -137,7 +138,7 @@ async fn store_part(
             writer.write(chunk).await.map_err(storage_error)?;
         }
         if size == 0 {
-            return Err(ApiError::invalid(filename.clone(), "the file is empty"));
+            return Err(ApiError::invalid(part_name, format!("{filename} is empty")));
         }
         Ok(())
     }
@@ -198,7 +199,8 @@ async fn upload(
                     format!("at most {MAX_ATTACHMENTS} files per upload"),
                 ));
             }
-            let new = store_part(&st, &mut field, domain::sanitize_filename(&raw), limit).await?;
+            let filename = domain::sanitize_filename(&raw);
+            let new = store_part(&st, &mut field, &name, filename, limit).await?;
             let key = new.storage_key.clone();
             match domain::record(&st.db, user.id(), new).await {
                 Ok(row) => uploaded.rows.push(row),

@@ -640,7 +640,9 @@ db_test!(bad_uploads_are_refused_with_problems, |app| {
     assert_problem(r, 400, "malformed_body").await;
     // An empty file.
     let r = upload(&app, &anna, &[File("pusty.txt", "text/plain", Vec::new())]).await;
-    assert_problem(r, 422, "validation_failed").await;
+    let p = assert_problem(r, 422, "validation_failed").await;
+    assert_eq!(p.errors[0].field, "file");
+    assert!(p.errors[0].message.contains("pusty.txt"), "{p:?}");
     // A body cut short.
     let r = anna
         .client
