@@ -515,7 +515,7 @@ fn browser_client() -> anyhow::Result<reqwest::Client> {
         reqwest::header::ORIGIN,
         reqwest::header::HeaderValue::from_static(ORIGIN),
     );
-    backend::jobs::link_preview::install_tls_provider();
+    backend::tls::install_crypto_provider();
     Ok(reqwest::Client::builder()
         .cookie_store(true)
         .default_headers(headers)

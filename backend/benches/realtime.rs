@@ -575,7 +575,7 @@ async fn clean_redis(prefix: &str) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    backend::jobs::link_preview::install_tls_provider();
+    backend::tls::install_crypto_provider();
     println!("machine: {}", machine());
     println!("load average at the start: {}", loadavg());
     let bench_db = BenchDb::create().await?;

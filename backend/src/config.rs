@@ -228,6 +228,39 @@ pub struct Settings {
     /// Longest delay between retries of a mail that could not be sent.
     #[arg(long, env = "MAIL_RETRY_MAX_SECS", default_value_t = 3600)]
     pub mail_retry_max_secs: u64,
+
+    /// Largest attachment file in bytes (each file of an upload; larger
+    /// ones get 413).
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// How long an upload may stay unattached to a message before it is
+    /// removed: `24h`, `30m`, `45s`, `2d` or a number of seconds.
+    #[arg(long, env = "ATTACHMENT_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub attachment_retention: std::time::Duration,
+
+    /// S3-compatible bucket for attachments (several instances share it).
+    /// Default: files under DATA_DIR/attachments.
+    #[arg(long, env = "ATTACHMENTS_S3_BUCKET")]
+    pub attachments_s3_bucket: Option<String>,
+
+    /// Endpoint of an S3-compatible server (MinIO, Ceph…), e.g.
+    /// `https://s3.example.pl`; default: AWS.
+    #[arg(long, env = "ATTACHMENTS_S3_ENDPOINT")]
+    pub attachments_s3_endpoint: Option<String>,
+
+    /// Region of the bucket.
+    #[arg(long, env = "ATTACHMENTS_S3_REGION", default_value = "us-east-1")]
+    pub attachments_s3_region: String,
+
+    /// Access key id for the bucket (with ATTACHMENTS_S3_SECRET_ACCESS_KEY;
+    /// without both, the instance's AWS role is used).
+    #[arg(long, env = "ATTACHMENTS_S3_ACCESS_KEY_ID")]
+    pub attachments_s3_access_key_id: Option<String>,
+
+    /// Secret access key for the bucket.
+    #[arg(long, env = "ATTACHMENTS_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub attachments_s3_secret_access_key: Option<Secret>,
 }
 
 impl Settings {
@@ -408,6 +441,13 @@ impl Settings {
             return Err("DATABASE_MAX_CONNECTIONS must be at least 1".into());
         }
         let link_preview = crate::jobs::link_preview::Config::from_settings(self, &public_url)?;
+        if self.max_upload_bytes == 0 {
+            return Err("MAX_UPLOAD_BYTES must be at least 1".into());
+        }
+        if self.attachment_retention.is_zero() {
+            return Err("ATTACHMENT_RETENTION must be longer than 0 s".into());
+        }
+        self.s3_config()?;
         Ok(Validated {
             bind,
             secure_cookies: public_url.scheme() == "https",
@@ -419,6 +459,111 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The attachment bucket, when ATTACHMENTS_S3_BUCKET is set; an error
+    /// names the setting that is wrong or missing.
+    pub fn s3_config(&self) -> Result<Option<crate::storage::S3Config>, String> {
+        let set = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let bucket = set(&self.attachments_s3_bucket);
+        let endpoint = set(&self.attachments_s3_endpoint);
+        let key_id = set(&self.attachments_s3_access_key_id);
+        let secret = self
+            .attachments_s3_secret_access_key
+            .as_ref()
+            .map(|s| s.0.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        let Some(bucket) = bucket else {
+            if endpoint.is_some() || key_id.is_some() || secret.is_some() {
+                return Err(
+                    "ATTACHMENTS_S3_BUCKET is required when other ATTACHMENTS_S3_* settings are set"
+                        .into(),
+                );
+            }
+            return Ok(None);
+        };
+        // S3 bucket naming rules (also what MinIO accepts).
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && !bucket.starts_with(['-', '.'])
+            && !bucket.ends_with(['-', '.']);
+        if !valid_bucket {
+            return Err(format!(
+                "ATTACHMENTS_S3_BUCKET must be a bucket name (3-63 lowercase letters, digits, '-' or '.'), got {bucket:?}"
+            ));
+        }
+        if let Some(e) = &endpoint {
+            let u = Url::parse(e)
+                .map_err(|err| format!("ATTACHMENTS_S3_ENDPOINT is not a valid URL: {err}"))?;
+            if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+                return Err(format!(
+                    "ATTACHMENTS_S3_ENDPOINT must be an http(s) URL with a host (got {:?})",
+                    redact(e)
+                ));
+            }
+        }
+        if key_id.is_some() != secret.is_some() {
+            return Err(
+                "ATTACHMENTS_S3_ACCESS_KEY_ID and ATTACHMENTS_S3_SECRET_ACCESS_KEY go together: set both or neither"
+                    .into(),
+            );
+        }
+        let region = self.attachments_s3_region.trim();
+        if region.is_empty() || region.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("ATTACHMENTS_S3_REGION must be a region name like eu-central-1".into());
+        }
+        Ok(Some(crate::storage::S3Config {
+            bucket,
+            endpoint: endpoint.map(|e| e.trim_end_matches('/').to_owned()),
+            region: region.to_owned(),
+            access_key_id: key_id,
+            secret_access_key: secret,
+        }))
+    }
+}
+
+/// A setting that must not appear in logs or `Debug` output.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// `24h`, `30m`, `45s`, `2d`, or a number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 24h, 30m, 45s or 2d"))?;
+    let secs = match unit.trim() {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{s:?} is not a duration like 24h, 30m, 45s or 2d"))?;
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 /// Hides the password of a URL for messages.
 fn redact(url: &str) -> String {
     match Url::parse(url) {
@@ -427,5 +572,104 @@ fn redact(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod attachment_settings_tests {
+    use super::*;
+
+    fn settings(extra: &[&str]) -> Settings {
+        // validate() creates the data directory: keep it out of the tree.
+        let dir = std::env::temp_dir().join("messaging-config-tests");
+        let dir = dir.display().to_string();
+        let mut args = vec!["serve", "--data-dir", dir.as_str()];
+        args.extend_from_slice(extra);
+        Settings::parse_from(args).expect("parse")
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("24h"),
+            Ok(std::time::Duration::from_secs(86_400))
+        );
+        assert_eq!(
+            parse_duration("2d"),
+            Ok(std::time::Duration::from_secs(172_800))
+        );
+        assert_eq!(
+            parse_duration("30m"),
+            Ok(std::time::Duration::from_secs(1_800))
+        );
+        assert_eq!(
+            parse_duration("45s"),
+            Ok(std::time::Duration::from_secs(45))
+        );
+        assert_eq!(parse_duration("90"), Ok(std::time::Duration::from_secs(90)));
+        for bad in ["", "h", "1w", "-5s", "1.5h", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            settings(&[]).attachment_retention,
+            std::time::Duration::from_secs(86_400)
+        );
+    }
+
+    #[test]
+    fn s3_settings_are_checked() {
+        assert!(settings(&[]).s3_config().unwrap().is_none());
+        let s = settings(&[
+            "--attachments-s3-bucket",
+            "zalaczniki",
+            "--attachments-s3-endpoint",
+            "http://127.0.0.1:9000/",
+            "--attachments-s3-access-key-id",
+            "id",
+            "--attachments-s3-secret-access-key",
+            "sekret",
+        ]);
+        let c = s.s3_config().unwrap().expect("s3");
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(c.region, "us-east-1");
+        assert!(
+            !format!("{s:?}").contains("sekret"),
+            "the secret stays out of logs"
+        );
+        crate::storage::Storage::from_settings(&s).expect("client built");
+
+        for (args, needle) in [
+            (
+                vec!["--attachments-s3-endpoint", "http://x"],
+                "ATTACHMENTS_S3_BUCKET is required",
+            ),
+            (
+                vec!["--attachments-s3-bucket", "Zle_Imie"],
+                "ATTACHMENTS_S3_BUCKET must",
+            ),
+            (
+                vec![
+                    "--attachments-s3-bucket",
+                    "ok-bucket",
+                    "--attachments-s3-endpoint",
+                    "ftp://x",
+                ],
+                "ATTACHMENTS_S3_ENDPOINT",
+            ),
+            (
+                vec![
+                    "--attachments-s3-bucket",
+                    "ok-bucket",
+                    "--attachments-s3-access-key-id",
+                    "id",
+                ],
+                "set both or neither",
+            ),
+            (vec!["--max-upload-bytes", "0"], "MAX_UPLOAD_BYTES"),
+            (vec!["--attachment-retention", "0s"], "ATTACHMENT_RETENTION"),
+        ] {
+            let err = settings(&args).validate().expect_err(needle);
+            assert!(err.contains(needle), "{err}");
+        }
     }
 }

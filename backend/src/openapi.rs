@@ -17,8 +17,8 @@ use shared::dto::conversations::{
     UpdateConversation, UpdateSettings,
 };
 use shared::dto::messages::{
-    AddReaction, EditMessage, ForwardMessage, MessageDto, MessagePage, PinDto, ReactionsDto,
-    SendMessage,
+    AddReaction, AttachmentDto, EditMessage, ForwardMessage, MessageDto, MessagePage, PinDto,
+    ReactionsDto, SendMessage,
 };
 use shared::dto::users::{PresenceDto, UserDto, UserPage};
 use shared::{ErrorCode, Event, FieldError, Problem};
@@ -91,6 +91,9 @@ Timestamps are RFC 3339 in UTC; ids are 64-bit integers."
         docs::asset,
         notifications::unsubscribe_page,
         notifications::unsubscribe,
+        attachments::upload,
+        attachments::download,
+        attachments::thumbnail,
     ),
     components(
         schemas(Problem, ErrorCode, FieldError, Event, HealthStatus),
@@ -127,6 +130,8 @@ schema), presence and typing signals."),
         (name = "docs", description = "This description and its browsable reference page."),
         (name = "notifications", description = "The unsubscribe link of notification e-mails \
 (signed token, no session)."),
+        (name = "attachments", description = "Uploading files, then sending them with a message \
+(`attachment_ids`); downloading them and their thumbnails."),
     )
 )]
 pub struct ApiDoc;
@@ -352,6 +357,14 @@ pub struct ServiceUnavailable(pub Problem);
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct Binary(pub Vec<u8>);
+
+/// The body of `POST /api/attachments`: one or more file parts.
+#[derive(ToSchema)]
+pub struct UploadForm {
+    /// One to ten files, each a part with a `filename` (the part's name
+    /// does not matter; `file` is usual).
+    pub file: Vec<Binary>,
+}
 
 /// Answer of the health probes.
 #[derive(ToSchema)]
@@ -1240,4 +1253,98 @@ mod notifications {
         )
     )]
     pub(super) fn unsubscribe() {}
+}
+
+/// Documentation of `routes::attachments`.
+#[allow(dead_code)]
+mod attachments {
+    use super::*;
+
+    /// Upload files
+    ///
+    /// Stores one to ten files (`multipart/form-data`, each part with a
+    /// `filename`) as the caller's unattached uploads; send them with a
+    /// message by listing their ids in `attachment_ids` (at most 10 per
+    /// message). The type is sniffed from the bytes, never taken from the
+    /// client; the file name is kept for display without directories or
+    /// control characters. Each file may be at most MAX_UPLOAD_BYTES (25 MiB
+    /// by default): a larger one answers 413 and nothing of the request is
+    /// kept. Images get a thumbnail shortly after (`thumbnail_url`, `width`
+    /// and `height` then appear). Uploads not attached to a message within
+    /// ATTACHMENT_RETENTION (24 h by default) are removed.
+    #[utoipa::path(
+        post,
+        path = "/api/attachments",
+        operation_id = "attachments_upload",
+        tag = "attachments",
+        request_body(content = UploadForm, content_type = "multipart/form-data"),
+        security(("session_cookie" = []), ("bearer_token" = [])),
+        responses(
+            (status = 201, description = "The stored uploads, in the order sent.", body = Vec<AttachmentDto>),
+            (status = 400, response = MalformedBody),
+            (status = 401, response = Unauthenticated),
+            (status = 403, response = CsrfRejected),
+            (status = 413, response = PayloadTooLarge),
+            (status = 415, response = UnsupportedMediaType),
+            (status = 422, response = ValidationFailed),
+        )
+    )]
+    pub(super) fn upload() {}
+
+    /// Download a file
+    ///
+    /// The file's bytes with the sniffed `Content-Type`. Images, PDF and
+    /// plain text come `inline`; everything else (HTML, SVG, scripts,
+    /// executables, unknown bytes) as an `attachment` download. Every
+    /// answer carries `X-Content-Type-Options: nosniff` and
+    /// `Content-Security-Policy: default-src 'none'; sandbox`; the name is in
+    /// `Content-Disposition` (`filename*` in UTF-8). Readable by the uploader
+    /// while unattached, then by the current members of the message's
+    /// conversation; not after the message is deleted.
+    #[utoipa::path(
+        get,
+        path = "/api/attachments/{id}",
+        operation_id = "attachments_download",
+        tag = "attachments",
+        params(
+            ("id" = i64, Path, description = "Attachment id."),
+            ("If-None-Match" = Option<String>, Header, description = "An `ETag` received before: 304 if unchanged."),
+        ),
+        security(("session_cookie" = []), ("bearer_token" = [])),
+        responses(
+            (status = 200, description = "The file.", content_type = "application/octet-stream", body = Binary,
+                headers(
+                    ("Content-Disposition" = String, description = "`inline` or `attachment`, with `filename` and `filename*`."),
+                    ("ETag" = String, description = "Never changes for an id."),
+                )),
+            (status = 304, description = "Not modified."),
+            (status = 401, response = Unauthenticated),
+            (status = 404, response = NotFound),
+        )
+    )]
+    pub(super) fn download() {}
+
+    /// Download a thumbnail
+    ///
+    /// A JPEG of an image attachment at most 480 pixels on its longest
+    /// side. 404 until it has been made (shortly after the upload), and for
+    /// files that are not images.
+    #[utoipa::path(
+        get,
+        path = "/api/attachments/{id}/thumbnail",
+        operation_id = "attachments_thumbnail",
+        tag = "attachments",
+        params(
+            ("id" = i64, Path, description = "Attachment id."),
+            ("If-None-Match" = Option<String>, Header, description = "An `ETag` received before: 304 if unchanged."),
+        ),
+        security(("session_cookie" = []), ("bearer_token" = [])),
+        responses(
+            (status = 200, description = "The thumbnail.", content_type = "image/jpeg", body = Binary),
+            (status = 304, description = "Not modified."),
+            (status = 401, response = Unauthenticated),
+            (status = 404, response = NotFound),
+        )
+    )]
+    pub(super) fn thumbnail() {}
 }

@@ -40,6 +40,9 @@ impl Application {
     /// when there are no users, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let config = settings.validate().map_err(anyhow::Error::msg)?;
+        crate::tls::install_crypto_provider();
+        let storage =
+            crate::storage::Storage::from_settings(&settings).map_err(anyhow::Error::msg)?;
         let url = settings.db.url();
         let mut db = crate::db::connect(&url, settings.database_max_connections)
             .await
@@ -64,10 +67,20 @@ impl Application {
             _ => Realtime::in_process(times),
         };
         let mailer = crate::jobs::notify::Mailer::build(&db, &settings).await?;
-        let mut state = AppState::new(db, settings, config, realtime, db_statements, mailer);
+        let mut state = AppState::new(
+            db,
+            settings,
+            config,
+            realtime,
+            db_statements,
+            mailer,
+            storage,
+        );
         spawn_presence_sweeper(state.clone());
         start_link_previews(&mut state)?;
         let mail_worker = crate::jobs::notify::worker::spawn(state.clone());
+        crate::jobs::attachments::spawn_cleanup(state.clone());
+        crate::jobs::attachments::spawn_thumbnail_catch_up(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,
@@ -154,7 +167,6 @@ fn spawn_presence_sweeper(state: AppState) {
 /// Starts the link-preview workers and puts their queue into the state.
 fn start_link_previews(state: &mut AppState) -> anyhow::Result<()> {
     use crate::jobs::link_preview::{self, LinkPreviews};
-    link_preview::install_tls_provider();
     let (handle, queue) = LinkPreviews::new(state.config.link_preview.enabled);
     state.link_previews = handle;
     if let Some(queue) = queue {

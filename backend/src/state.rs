@@ -12,6 +12,7 @@ use crate::config::{Settings, Validated};
 use crate::realtime::presence::Presence;
 use crate::realtime::typing::TypingThrottle;
 use crate::realtime::{EventBus, Realtime};
+use crate::storage::Storage;
 
 /// Window of the login rate limits.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -36,6 +37,8 @@ pub struct AppState {
     pub link_previews: crate::jobs::link_preview::LinkPreviews,
     /// E-mail notifications: transport and the unsubscribe key.
     pub mailer: Arc<crate::jobs::notify::Mailer>,
+    /// Attachment bytes (a local folder or an S3-compatible bucket).
+    pub storage: Arc<Storage>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
         realtime: Realtime,
         db_statements: Arc<AtomicU64>,
         mailer: Arc<crate::jobs::notify::Mailer>,
+        storage: Storage,
     ) -> Self {
         Self {
             db,
@@ -59,6 +63,7 @@ impl AppState {
             shutdown: tokio::sync::watch::channel(false).0,
             link_previews: crate::jobs::link_preview::LinkPreviews::disabled(),
             mailer,
+            storage: Arc::new(storage),
         }
     }
 

@@ -741,9 +741,11 @@ pub async fn delete(st: &AppState, user_id: i64, conversation_id: i64) -> Result
     let (conv, me) = conversation_for(db, conversation_id, user_id).await?;
     require_owner_of_group(&conv, &me)?;
     let audience = member_ids(db, conversation_id).await?;
+    let files = super::attachments::keys_in_conversation(db, conversation_id).await?;
     conversations::Entity::delete_by_id(conversation_id)
         .exec(db)
         .await?;
+    super::attachments::spawn_remove_objects(st, files);
     st.bus
         .publish(&audience, Event::ConversationDeleted { conversation_id })
         .await;
@@ -834,7 +836,9 @@ pub async fn remove_member(
         .all(&txn)
         .await?;
     let mut deleted = false;
+    let mut files = Vec::new();
     if remaining.is_empty() {
+        files = super::attachments::keys_in_conversation(&txn, conversation_id).await?;
         conversations::Entity::delete_by_id(conversation_id)
             .exec(&txn)
             .await?;
@@ -850,6 +854,7 @@ pub async fn remove_member(
         c.update(&txn).await?;
     }
     txn.commit().await?;
+    super::attachments::spawn_remove_objects(st, files);
     let event = if deleted {
         Event::ConversationDeleted { conversation_id }
     } else {

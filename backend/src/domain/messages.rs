@@ -452,6 +452,28 @@ async fn find_by_client_id(
         .await?)
 }
 
+/// Publishes a stored message again as `message_edited` to its members,
+/// for a change made after sending (an attachment's thumbnail is ready).
+/// A deleted or vanished message is left alone.
+pub async fn republish(st: &AppState, message_id: i64) -> Result<(), DomainError> {
+    let db = &st.db;
+    let Some(row) = conv_messages::Entity::find_by_id(message_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    if row.is_deleted {
+        return Ok(());
+    }
+    // `me` in reactions is cleared by `publish_message`, so any viewer will do.
+    let viewer = row.sender_id.unwrap_or_default();
+    let dto = one_dto(db, viewer, row).await?;
+    let audience = member_ids(db, dto.conversation_id).await?;
+    publish_message(st, &audience, &dto, true).await;
+    Ok(())
+}
+
 /// Publishes a new or edited message to every member. `me` in reactions is
 /// the publisher's view, so it is cleared: each client knows who it is.
 async fn publish_message(st: &AppState, audience: &[i64], dto: &MessageDto, edited: bool) {
@@ -686,7 +708,9 @@ pub async fn delete(st: &AppState, user_id: i64, message_id: i64) -> Result<(), 
         .filter(message_pins::Column::MessageId.eq(message_id))
         .exec(&txn)
         .await?;
+    let files = super::attachments::delete_for_message(&txn, message_id).await?;
     txn.commit().await?;
+    super::attachments::spawn_remove_objects(st, files);
     let audience = member_ids(db, conversation_id).await?;
     st.bus
         .publish(

@@ -1,6 +1,7 @@
 //! The rules of the service, free of HTTP: handlers and the CLI call these
 //! with plain values and a connection.
 
+pub mod attachments;
 pub mod conversations;
 pub mod messages;
 pub mod notify;

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource. Handlers are thin: extract, call
 //! the domain, map the result.
 
+pub mod attachments;
 pub mod auth;
 pub mod conversations;
 pub mod docs;
@@ -27,7 +28,8 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .configure(stream::routes)
         .configure(users::routes)
         .configure(docs::routes)
-        .configure(notifications::routes);
+        .configure(notifications::routes)
+        .configure(attachments::routes);
 }
 
 /// Unknown paths and methods under `/api`: problem+json 404, not HTML.

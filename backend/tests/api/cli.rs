@@ -302,7 +302,7 @@ async fn sigterm_ends_streams_and_stops_within_seconds() {
             break;
         }
     }
-    backend::jobs::link_preview::install_tls_provider();
+    backend::tls::install_crypto_provider();
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .build()

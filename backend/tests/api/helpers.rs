@@ -337,7 +337,7 @@ impl TestApp {
 
 /// A cookie-keeping client that sends the allowed Origin, like the SPA.
 pub fn browser_client() -> reqwest::Client {
-    backend::jobs::link_preview::install_tls_provider();
+    backend::tls::install_crypto_provider();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::ORIGIN,
@@ -357,7 +357,7 @@ pub fn browser_client() -> reqwest::Client {
 
 /// A client with no cookies and no Origin (curl, a script).
 pub fn bare_client() -> reqwest::Client {
-    backend::jobs::link_preview::install_tls_provider();
+    backend::tls::install_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(5))
         .read_timeout(std::time::Duration::from_secs(30))

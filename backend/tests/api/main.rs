@@ -6,6 +6,7 @@
 mod helpers;
 mod sse;
 
+mod attachments;
 mod auth;
 mod authz;
 mod cli;

@@ -512,6 +512,17 @@ async fn every_route_is_documented_and_every_documented_path_is_a_route() {
                     "{at}: a JSON body, so 415 is documented"
                 );
             }
+            // Files: a multipart/form-data body.
+            None if route.params.contains("Multipart") => {
+                assert!(
+                    op["requestBody"]["content"]["multipart/form-data"]["schema"].is_object(),
+                    "{at}: multipart/form-data request body"
+                );
+                assert!(
+                    op["responses"].get("415").is_some(),
+                    "{at}: a multipart body, so 415 is documented"
+                );
+            }
             // A raw body read by hand: documented, optional.
             None if route.params.contains("Bytes") => {
                 assert!(op.get("requestBody").is_some(), "{at}: request body");

@@ -43,14 +43,6 @@ pub enum FetchError {
     NothingToShow,
 }
 
-/// Makes ring the process's TLS crypto provider, which every
-/// `reqwest::Client` needs: reqwest is built without one (its default,
-/// aws-lc-rs, is a C build). Call before building any client; calling it
-/// again does nothing.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// The preview HTTP client with its policy.
 pub struct Fetcher {
     client: reqwest::Client,

@@ -30,8 +30,6 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument;
 use url::Url;
 
-pub use fetch::install_tls_provider;
-
 use crate::config::Settings;
 use crate::db::entities::link_preview_cache as cache;
 use crate::domain::render;
