@@ -200,6 +200,11 @@ pub struct Settings {
     /// Default: none — only public addresses.
     #[arg(long, env = "LINK_PREVIEW_ALLOW_ADDRESSES", value_delimiter = ',')]
     pub link_preview_allow_addresses: Vec<String>,
+
+    /// Bearer token Prometheus must send to read `GET /metrics` (at least
+    /// 16 characters). Unset: /metrics answers 404.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Parser)]
@@ -340,6 +345,11 @@ impl Settings {
         if self.database_max_connections == 0 {
             return Err("DATABASE_MAX_CONNECTIONS must be at least 1".into());
         }
+        if let Some(t) = self.metrics_token.as_deref().filter(|t| !t.is_empty())
+            && (t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err("METRICS_TOKEN must be at least 16 characters without spaces".into());
+        }
         let link_preview = crate::jobs::link_preview::Config::from_settings(self, &public_url)?;
         Ok(Validated {
             bind,
@@ -352,7 +362,7 @@ impl Settings {
 }
 
 /// Hides the password of a URL for messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));

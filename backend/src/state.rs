@@ -34,6 +34,8 @@ pub struct AppState {
     /// Queues link-preview work after a message is stored (`startup`
     /// starts the workers; queues nothing until then).
     pub link_previews: crate::jobs::link_preview::LinkPreviews,
+    /// Prometheus metrics of this process (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -44,17 +46,23 @@ impl AppState {
         realtime: Realtime,
         db_statements: Arc<AtomicU64>,
     ) -> Self {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         Self {
             db,
             settings: Arc::new(settings),
             config: Arc::new(config),
             login_limiter: Arc::new(RateLimiter::new(LOGIN_WINDOW)),
-            bus: realtime.bus,
+            // Publishing counted by event kind.
+            bus: Arc::new(crate::metrics::MeteredBus::new(
+                realtime.bus,
+                metrics.clone(),
+            )),
             presence: realtime.presence,
             typing: realtime.typing,
             db_statements,
             shutdown: tokio::sync::watch::channel(false).0,
             link_previews: crate::jobs::link_preview::LinkPreviews::disabled(),
+            metrics,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod docs;
 pub mod health;
 pub mod messages;
+pub mod metrics;
 pub mod pins;
 pub mod reactions;
 pub mod spa;
