@@ -18,6 +18,7 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod pins;
+mod properties;
 mod reactions;
 mod redis;
 mod security_headers;
