@@ -51,6 +51,10 @@ pub enum Command {
         #[command(flatten)]
         db: DbSettings,
     },
+    /// Check the configuration, database, Redis, SMTP and storage; one line
+    /// per check, a non-zero exit code when any failed. Takes the settings
+    /// of `serve`.
+    Doctor(Box<Settings>),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -203,6 +207,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Token { command, db } => {
             let conn = open_migrated(&db).await?;
             token_command(&conn, command).await
+        }
+        Command::Doctor(settings) => {
+            let checks = crate::doctor::run(&settings).await;
+            for c in &checks {
+                println!("{c}");
+            }
+            let failed = checks
+                .iter()
+                .filter(|c| c.status == crate::doctor::Status::Failed)
+                .count();
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} checks failed", checks.len());
+            }
+            Ok(())
         }
     }
 }

@@ -261,6 +261,11 @@ pub struct Settings {
     /// Secret access key for the bucket.
     #[arg(long, env = "ATTACHMENTS_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub attachments_s3_secret_access_key: Option<Secret>,
+
+    /// Bearer token Prometheus must send to read `GET /metrics` (at least
+    /// 16 characters). Unset: /metrics answers 404.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -440,6 +445,11 @@ impl Settings {
         if self.database_max_connections == 0 {
             return Err("DATABASE_MAX_CONNECTIONS must be at least 1".into());
         }
+        if let Some(t) = self.metrics_token.as_deref().filter(|t| !t.is_empty())
+            && (t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err("METRICS_TOKEN must be at least 16 characters without spaces".into());
+        }
         let link_preview = crate::jobs::link_preview::Config::from_settings(self, &public_url)?;
         if self.max_upload_bytes == 0 {
             return Err("MAX_UPLOAD_BYTES must be at least 1".into());
@@ -565,7 +575,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// Hides the password of a URL for messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));

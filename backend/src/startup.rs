@@ -178,6 +178,7 @@ fn start_link_previews(state: &mut AppState) -> anyhow::Result<()> {
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let json_limit = state.settings.max_json_bytes;
+    let https = state.config.secure_cookies;
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -185,8 +186,20 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 DefaultHeaders::new()
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::REFERRER_POLICY, "same-origin"))
-                    .add((header::X_FRAME_OPTIONS, "DENY")),
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    // Pages (the SPA, the API reference) set their own.
+                    .add((
+                        header::CONTENT_SECURITY_POLICY,
+                        crate::security_headers::API_CSP,
+                    )),
             )
+            .wrap(actix_web::middleware::Condition::new(
+                https,
+                DefaultHeaders::new().add((
+                    header::STRICT_TRANSPORT_SECURITY,
+                    crate::security_headers::HSTS,
+                )),
+            ))
             // Echo the request id so a client can quote it in a bug report.
             .wrap_fn(|req, srv| {
                 let id = req.extensions().get::<RequestId>().map(|r| r.to_string());
@@ -200,6 +213,9 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     Ok(res)
                 }
             })
+            .wrap(actix_web::middleware::from_fn(
+                crate::metrics::track_requests,
+            ))
             .wrap(TracingLogger::default())
             .app_data(data.clone())
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
@@ -207,6 +223,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(web::PayloadConfig::default().limit(json_limit))
             .service(routes::health::healthz)
             .service(routes::health::readyz)
+            .configure(routes::metrics::routes)
             .service(
                 web::scope("/api")
                     .configure(routes::api)

@@ -39,6 +39,8 @@ pub struct AppState {
     pub mailer: Arc<crate::jobs::notify::Mailer>,
     /// Attachment bytes (a local folder or an S3-compatible bucket).
     pub storage: Arc<Storage>,
+    /// Prometheus metrics of this process (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -51,12 +53,17 @@ impl AppState {
         mailer: Arc<crate::jobs::notify::Mailer>,
         storage: Storage,
     ) -> Self {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         Self {
             db,
             settings: Arc::new(settings),
             config: Arc::new(config),
             login_limiter: Arc::new(RateLimiter::new(LOGIN_WINDOW)),
-            bus: realtime.bus,
+            // Publishing counted by event kind.
+            bus: Arc::new(crate::metrics::MeteredBus::new(
+                realtime.bus,
+                metrics.clone(),
+            )),
             presence: realtime.presence,
             typing: realtime.typing,
             db_statements,
@@ -64,6 +71,7 @@ impl AppState {
             link_previews: crate::jobs::link_preview::LinkPreviews::disabled(),
             mailer,
             storage: Arc::new(storage),
+            metrics,
         }
     }
 

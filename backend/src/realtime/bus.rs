@@ -133,6 +133,12 @@ pub trait EventBus: Send + Sync + 'static {
     /// Live events of one user from now on (tests and internal listeners).
     /// On a shared bus the subscription becomes active shortly after.
     fn subscribe(&self, user_id: i64) -> broadcast::Receiver<Arc<Envelope>>;
+
+    /// Deliveries (event × recipient) the bus could not take so far, e.g.
+    /// while Redis was away (for metrics; the clients resync).
+    fn undelivered(&self) -> u64 {
+        0
+    }
 }
 
 #[cfg(test)]

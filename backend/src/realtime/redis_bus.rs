@@ -25,7 +25,7 @@
 //! holds a lock across an await.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -132,6 +132,8 @@ struct Inner {
     control: String,
     /// A publish failed: events were lost until this is reported.
     lost: AtomicBool,
+    /// Deliveries (event × recipient) lost to failed publishes (metrics).
+    undelivered: AtomicU64,
     publish: Script,
     open: Script,
     lost_script: Script,
@@ -171,6 +173,7 @@ impl RedisBus {
             control_subscribed: AtomicBool::new(false),
             wake: Notify::new(),
             lost: AtomicBool::new(false),
+            undelivered: AtomicU64::new(0),
             publish: Script::new(PUBLISH),
             open: Script::new(OPEN),
             lost_script: Script::new(LOST),
@@ -483,6 +486,9 @@ impl EventBus for RedisBus {
             if let Err(e) = r {
                 // Stored already; clients resync once Redis is back.
                 self.inner.lost.store(true, Ordering::SeqCst);
+                self.inner
+                    .undelivered
+                    .fetch_add(users.len() as u64, Ordering::Relaxed);
                 tracing::warn!(error = %e, kind = event.kind(), recipients = users.len(), "event not published");
             }
         })
@@ -576,5 +582,9 @@ impl EventBus for RedisBus {
 
     fn subscribe(&self, user_id: i64) -> broadcast::Receiver<Arc<Envelope>> {
         self.inner.attach(user_id).0
+    }
+
+    fn undelivered(&self) -> u64 {
+        self.inner.undelivered.load(Ordering::Relaxed)
     }
 }

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod docs;
 pub mod health;
 pub mod messages;
+pub mod metrics;
 pub mod notifications;
 pub mod pins;
 pub mod reactions;

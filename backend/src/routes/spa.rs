@@ -60,10 +60,16 @@ async fn serve(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
                 .map_into_boxed_body();
         }
     }
-    match NamedFile::open_async(dir.join("index.html")).await {
+    let index = dir.join("index.html");
+    match NamedFile::open_async(&index).await {
         Ok(file) => file
             .customize()
             .insert_header(CacheControl(vec![CacheDirective::NoCache]))
+            // Allows Trunk's inline bootstrap script by its hash, nothing else.
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                crate::security_headers::spa_csp_for(&index),
+            ))
             .respond_to(&req)
             .map_into_boxed_body(),
         Err(_) => HttpResponse::ServiceUnavailable()

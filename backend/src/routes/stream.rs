@@ -68,6 +68,7 @@ struct StreamState {
     live: Live,
     shutdown: tokio::sync::watch::Receiver<bool>,
     _session: SessionGuard,
+    _open: crate::metrics::OpenStream,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,10 +111,12 @@ async fn stream_events(
         queue.push_back(control(&Event::Resync {}));
     }
     queue.extend(opened.replay.iter().map(|e| frame(e)));
+    st.metrics.delivered("replay", opened.replay.len() as u64);
     let state = StreamState {
         queue,
         live: opened.live,
         shutdown: st.shutdown.subscribe(),
+        _open: st.metrics.stream_opened(),
         _session: SessionGuard { st, user_id },
     };
     let events = stream::unfold(state, |mut s| async move {
@@ -126,9 +129,16 @@ async fn stream_events(
             _ = s.shutdown.wait_for(|stopping| *stopping) => return None,
         };
         match received {
-            Ok(env) => Some((frame(&env), s)),
+            Ok(env) => {
+                // A bus-level `resync` (no id) is control, not an event.
+                if !env.id.is_empty() {
+                    s._session.st.metrics.delivered("live", 1);
+                }
+                Some((frame(&env), s))
+            }
             // Too slow: close; the client resumes by Last-Event-ID.
             Err(RecvError::Lagged(n)) => {
+                s._session.st.metrics.dropped_slow(n);
                 tracing::info!(
                     user_id = s._session.user_id,
                     missed = n,

@@ -149,8 +149,9 @@ fn source_routes() -> Vec<Route> {
     files.sort();
     for file in files {
         let module = file.file_stem().unwrap().to_string_lossy().into_owned();
-        // The single-page app's routes are not part of the API.
-        if module == "spa" {
+        // The single-page app's routes are not part of the API, nor is the
+        // operators' Prometheus endpoint (`/metrics`, behind METRICS_TOKEN).
+        if module == "spa" || module == "metrics" {
             continue;
         }
         // `/api` for what `routes::api` mounts; absolute paths otherwise

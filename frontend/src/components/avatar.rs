@@ -28,7 +28,9 @@ pub fn Avatar(
     #[prop(optional)]
     small: bool,
 ) -> impl IntoView {
-    let style = format!("--avatar-hue: {}", hue(&name));
+    // Through the CSSOM (style.setProperty), not a `style` attribute: the
+    // page's Content-Security-Policy allows no inline style attributes.
+    let style = ("--avatar-hue", hue(&name).to_string());
     view! {
         <span class="avatar" class:avatar--small=small style=style aria-hidden="true">
             {initials(&name)}
