@@ -58,6 +58,7 @@ pub fn Composer(id: i64) -> impl IntoView {
         }
         sending.set(true);
         ui.error.set(None);
+        ui.notice.set(None);
         if let Some(message) = ui.editing.get_untracked() {
             spawn_local(async move {
                 let result = chat.edit(message.id, content).await;
@@ -185,6 +186,9 @@ pub fn Composer(id: i64) -> impl IntoView {
             }}
             <p class="composer__error" role="alert">
                 {move || ui.error.get()}
+            </p>
+            <p class="composer__notice" role="status" data-testid="chat-notice">
+                {move || ui.notice.get()}
             </p>
             <div class="composer__row">
                 <textarea

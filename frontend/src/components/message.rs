@@ -1,5 +1,5 @@
 //! One message: bubble, reply quote, marks, reactions, and its actions
-//! (reply, react, edit, delete) on hover or keyboard focus.
+//! (reply, react, forward, pin, edit, delete) on hover or keyboard focus.
 
 use chrono::{Duration, Utc};
 use leptos::prelude::*;
@@ -58,6 +58,7 @@ pub fn MessageRow(
         })
     });
     let current = move || row.get_untracked().map(|r| r.message);
+    let pinned = move || chat.is_pinned(conversation_id, id);
 
     let fail = move |err: ApiError| {
         leptos::logging::warn!("message action failed: {err}");
@@ -102,7 +103,15 @@ pub fn MessageRow(
     let reply_quote = message.reply_to.clone().map(|reply| {
         let target = reply.id;
         view! {
-            <a class="message__quote" href=format!("#message-{target}")>
+            <a
+                class="message__quote"
+                href=format!("#message-{target}")
+                on:click=move |ev| {
+                    // The original may not be loaded yet: page back to it.
+                    ev.prevent_default();
+                    ui.jump_to(chat, conversation_id, target);
+                }
+            >
                 <span class="message__quote-name">{reply.sender_name.clone()}</span>
                 <span class="message__quote-text">
                     {move || {
@@ -242,6 +251,30 @@ pub fn MessageRow(
             >
                 "☺"
             </button>
+            <button
+                type="button"
+                class="icon-button"
+                aria-label=move || i18n.t().forward
+                title=move || i18n.t().forward
+                on:click=move |_| ui.forwarding.set(current())
+            >
+                "↪"
+            </button>
+            <button
+                type="button"
+                class="icon-button"
+                aria-label=move || if pinned() { i18n.t().unpin } else { i18n.t().pin }
+                title=move || if pinned() { i18n.t().unpin } else { i18n.t().pin }
+                on:click=move |_| {
+                    spawn_local(async move {
+                        if let Err(err) = chat.toggle_pin(conversation_id, id).await {
+                            fail(err);
+                        }
+                    });
+                }
+            >
+                "📌"
+            </button>
             <Show when=editable>
                 <button
                     type="button"
@@ -325,6 +358,7 @@ pub fn MessageRow(
                 class="message"
                 class:message--mine=mine
                 class:message--deleted=move || deleted.get()
+                class:message--flash=move || chat.flash.get() == Some(id)
                 tabindex="0"
                 data-testid="message"
                 data-message-id=id
@@ -340,7 +374,7 @@ pub fn MessageRow(
                     .is_forwarded
                     .then(|| {
                         view! {
-                            <span class="message__forwarded">
+                            <span class="message__forwarded" data-testid="message-forwarded">
                                 "↪ " {move || i18n.t().forwarded}
                             </span>
                         }
@@ -348,6 +382,17 @@ pub fn MessageRow(
                 <div class="message__bubble">
                     {body}
                     <span class="message__meta">
+                        <Show when=move || pinned() && !deleted.get()>
+                            <span
+                                class="message__pinned"
+                                data-testid="message-pinned"
+                                role="img"
+                                aria-label=move || i18n.t().pinned_label
+                                title=move || i18n.t().pinned_label
+                            >
+                                "📌"
+                            </span>
+                        </Show>
                         <Show when=move || edited.get()>
                             <span class="message__edited" data-testid="message-edited">
                                 {move || i18n.t().edited}

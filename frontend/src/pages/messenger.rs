@@ -14,14 +14,11 @@ use crate::i18n::use_i18n;
 use crate::state::auth::use_auth;
 use crate::state::chat::use_chat;
 
-#[component]
-pub fn MessengerPage() -> impl IntoView {
-    let i18n = use_i18n();
+/// Nobody signed in: go to the login page (replacing this entry, so Back
+/// does not bounce between the two), and come back here after signing in.
+pub fn redirect_when_signed_out() {
     let auth = use_auth();
     let navigate = use_navigate();
-
-    // Nobody signed in: go to the login page (replacing this entry, so Back
-    // does not bounce between the two).
     Effect::new(move |_| {
         if auth.is_signed_out() {
             // Come back to a deep link after signing in.
@@ -42,6 +39,13 @@ pub fn MessengerPage() -> impl IntoView {
             );
         }
     });
+}
+
+#[component]
+pub fn MessengerPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let auth = use_auth();
+    redirect_when_signed_out();
 
     let signed_in = move || auth.user.with(Option::is_some);
     let chat = use_chat();
@@ -113,7 +117,7 @@ pub fn ChatRoute() -> impl IntoView {
 /// Shown while the session is checked, or when the check failed for a reason
 /// other than "not signed in" (then with a retry button).
 #[component]
-fn SessionPending() -> impl IntoView {
+pub fn SessionPending() -> impl IntoView {
     let i18n = use_i18n();
     let auth = use_auth();
 
