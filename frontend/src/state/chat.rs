@@ -834,6 +834,10 @@ impl ChatStore {
             .with_untracked(|list| list.iter().any(|c| c.id == id));
         if !known {
             self.load_list();
+            // Open and on screen (e.g. an archived one that just came back).
+            if is_new && from_other && self.open.get_untracked() == Some(id) {
+                self.mark_read_if_open(id);
+            }
             return;
         }
         let reading = from_other && self.open.get_untracked() == Some(id) && page_visible();
