@@ -58,7 +58,7 @@ pub fn AppHeader() -> impl IntoView {
 
     view! {
         <header class="app-header">
-            <span class="app-header__brand">{move || i18n.t().app_name}</span>
+            <span class="app-header__brand">{i18n.text(|t| t.app_name)}</span>
             <h1 class="app-header__user" data-testid="current-user-name">
                 {user_name}
             </h1>
@@ -71,8 +71,8 @@ pub fn AppHeader() -> impl IntoView {
                     class="icon-button"
                     href=format!("{BASE}/ustawienia")
                     data-testid="settings-link"
-                    aria-label=move || i18n.t().settings
-                    title=move || i18n.t().settings
+                    aria-label=i18n.text(|t| t.settings)
+                    title=i18n.text(|t| t.settings)
                 >
                     "⚙"
                 </a>
@@ -83,7 +83,7 @@ pub fn AppHeader() -> impl IntoView {
                     disabled=move || busy.get()
                     on:click=logout
                 >
-                    {move || i18n.t().logout}
+                    {i18n.text(|t| t.logout)}
                 </button>
             </div>
         </header>

@@ -141,9 +141,9 @@ pub fn ChatView(id: i64) -> impl IntoView {
                 view! {
                     <div class="chat-empty">
                         <a class="icon-button chat__back" href=format!("{BASE}/")
-                            aria-label=move || i18n.t().back_to_list>"←"</a>
+                            aria-label=i18n.text(|t| t.back_to_list)>"←"</a>
                         <p class="chat-empty__text" role="alert">
-                            {move || i18n.t().conversation_missing}
+                            {i18n.text(|t| t.conversation_missing)}
                         </p>
                     </div>
                 }
@@ -260,7 +260,7 @@ fn MessageList(id: i64) -> impl IntoView {
             <div
                 class="chat__messages"
                 role="log"
-                aria-label=move || i18n.t().messages_label
+                aria-label=i18n.text(|t| t.messages_label)
                 data-testid="messages"
             >
                 <Show when=has_more>
@@ -276,23 +276,23 @@ fn MessageList(id: i64) -> impl IntoView {
                     </button>
                 </Show>
                 <Show when=move || !loaded()>
-                    <p class="chat__status" role="status">{move || i18n.t().loading}</p>
+                    <p class="chat__status" role="status">{i18n.text(|t| t.loading)}</p>
                 </Show>
                 <Show when=failed>
                     <p class="chat__status chat__status--error" role="alert">
-                        {move || i18n.t().unexpected_error}
+                        {i18n.text(|t| t.unexpected_error)}
                         " "
                         <button
                             type="button"
                             class="button button--secondary"
                             on:click=move |_| chat.load_latest(id)
                         >
-                            {move || i18n.t().retry}
+                            {i18n.text(|t| t.retry)}
                         </button>
                     </p>
                 </Show>
                 <Show when=move || loaded() && !failed() && rows.with(Vec::is_empty)>
-                    <p class="chat__status">{move || i18n.t().empty_chat}</p>
+                    <p class="chat__status">{i18n.text(|t| t.empty_chat)}</p>
                 </Show>
                 // Keyed by id: a changed message updates in place (focus and
                 // hover stay); each row reads its own slice of `rows`.

@@ -124,8 +124,8 @@ pub fn ChatHeader(id: i64) -> impl IntoView {
                 class="icon-button chat__back"
                 href=format!("{BASE}/")
                 data-testid="back-to-list"
-                aria-label=move || i18n.t().back_to_list
-                title=move || i18n.t().back_to_list
+                aria-label=i18n.text(|t| t.back_to_list)
+                title=i18n.text(|t| t.back_to_list)
             >
                 "←"
             </a>
@@ -145,7 +145,7 @@ pub fn ChatHeader(id: i64) -> impl IntoView {
                     {subtitle}
                 </p>
             </div>
-            <div class="chat__actions" role="group" aria-label=move || i18n.t().chat_actions>
+            <div class="chat__actions" role="group" aria-label=i18n.text(|t| t.chat_actions)>
                 <button
                     type="button"
                     class="icon-button"
@@ -187,8 +187,8 @@ pub fn ChatHeader(id: i64) -> impl IntoView {
                         type="button"
                         class="icon-button"
                         data-testid="open-group-settings"
-                        aria-label=move || i18n.t().group_settings
-                        title=move || i18n.t().group_settings
+                        aria-label=i18n.text(|t| t.group_settings)
+                        title=i18n.text(|t| t.group_settings)
                         on:click=move |_| ui.group_settings.set(true)
                     >
                         "⚙"
@@ -197,8 +197,8 @@ pub fn ChatHeader(id: i64) -> impl IntoView {
                         type="button"
                         class="icon-button"
                         data-testid="leave-group"
-                        aria-label=move || i18n.t().leave_group
-                        title=move || i18n.t().leave_group
+                        aria-label=i18n.text(|t| t.leave_group)
+                        title=i18n.text(|t| t.leave_group)
                         on:click=move |_| confirm_leave.set(true)
                     >
                         "⎋"
@@ -207,22 +207,22 @@ pub fn ChatHeader(id: i64) -> impl IntoView {
             </div>
         </header>
         <Show when=move || confirm_leave.get()>
-            <div class="chat__confirm" role="group" aria-label=move || i18n.t().confirm_leave>
-                <span>{move || i18n.t().confirm_leave}</span>
+            <div class="chat__confirm" role="group" aria-label=i18n.text(|t| t.confirm_leave)>
+                <span>{i18n.text(|t| t.confirm_leave)}</span>
                 <button
                     type="button"
                     class="button button--danger"
                     data-testid="confirm-leave"
                     on:click=move |_| leave.with_value(|leave| leave())
                 >
-                    {move || i18n.t().leave_group}
+                    {i18n.text(|t| t.leave_group)}
                 </button>
                 <button
                     type="button"
                     class="button button--secondary"
                     on:click=move |_| confirm_leave.set(false)
                 >
-                    {move || i18n.t().cancel}
+                    {i18n.text(|t| t.cancel)}
                 </button>
             </div>
         </Show>
@@ -240,7 +240,7 @@ pub fn PinnedBar(id: i64) -> impl IntoView {
 
     view! {
         <Show when=move || !pins().is_empty()>
-            <section class="pinned" aria-label=move || i18n.t().pinned_label data-testid="pinned-bar">
+            <section class="pinned" aria-label=i18n.text(|t| t.pinned_label) data-testid="pinned-bar">
                 <ul class="pinned__items">
                     <For
                         each=pins
@@ -270,8 +270,8 @@ pub fn PinnedBar(id: i64) -> impl IntoView {
                                     <button
                                         type="button"
                                         class="icon-button pinned__unpin"
-                                        aria-label=move || i18n.t().unpin
-                                        title=move || i18n.t().unpin
+                                        aria-label=i18n.text(|t| t.unpin)
+                                        title=i18n.text(|t| t.unpin)
                                         on:click=move |_| {
                                             spawn_local(async move {
                                                 if let Err(err) = chat.toggle_pin(id, message_id).await {

@@ -195,8 +195,8 @@ pub fn Composer(id: i64) -> impl IntoView {
                     class="composer__input"
                     rows="1"
                     node_ref=ui.composer
-                    aria-label=move || i18n.t().composer_label
-                    placeholder=move || i18n.t().composer_placeholder
+                    aria-label=i18n.text(|t| t.composer_label)
+                    placeholder=i18n.text(|t| t.composer_placeholder)
                     prop:value=move || text.get()
                     on:input=on_input
                     on:keydown=on_keydown

@@ -80,8 +80,8 @@ pub fn ConversationList() -> impl IntoView {
                     class="icon-button conversation-list__archive"
                     data-testid="archive-toggle"
                     aria-pressed=move || archive.get().to_string()
-                    aria-label=move || i18n.t().archived_view
-                    title=move || i18n.t().archived_view
+                    aria-label=i18n.text(|t| t.archived_view)
+                    title=i18n.text(|t| t.archived_view)
                     on:click=move |_| {
                         let show = !archive.get_untracked();
                         archive.set(show);
@@ -99,14 +99,14 @@ pub fn ConversationList() -> impl IntoView {
                     on:click=move |_| dialog_open.set(true)
                 >
                     <span aria-hidden="true">"✎"</span>
-                    {move || i18n.t().new_message}
+                    {i18n.text(|t| t.new_message)}
                 </button>
             </div>
             <input
                 class="field__input conversation-list__search"
                 type="search"
-                aria-label=move || i18n.t().search_conversations
-                placeholder=move || i18n.t().search_conversations
+                aria-label=i18n.text(|t| t.search_conversations)
+                placeholder=i18n.text(|t| t.search_conversations)
                 prop:value=move || query.get()
                 on:input=move |ev| query.set(event_target_value(&ev))
             />
@@ -208,8 +208,8 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
                                         class="conversation-item__muted"
                                         role="img"
                                         data-testid="muted-mark"
-                                        aria-label=move || i18n.t().muted
-                                        title=move || i18n.t().muted
+                                        aria-label=i18n.text(|t| t.muted)
+                                        title=i18n.text(|t| t.muted)
                                     >
                                         "🔕"
                                     </span>
@@ -223,8 +223,8 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
                                         class="conversation-item__muted"
                                         role="img"
                                         data-testid="archived-mark"
-                                        aria-label=move || i18n.t().archived
-                                        title=move || i18n.t().archived
+                                        aria-label=i18n.text(|t| t.archived)
+                                        title=i18n.text(|t| t.archived)
                                     >
                                         "🗄"
                                     </span>

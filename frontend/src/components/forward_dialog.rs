@@ -87,12 +87,12 @@ pub fn ForwardDialog() -> impl IntoView {
             <div class="dialog__form">
                 <div class="dialog__header">
                     <h2 id="forward-title" class="dialog__title">
-                        {move || i18n.t().forward_title}
+                        {i18n.text(|t| t.forward_title)}
                     </h2>
                     <button
                         type="button"
                         class="icon-button"
-                        aria-label=move || i18n.t().close
+                        aria-label=i18n.text(|t| t.close)
                         on:click=move |_| ui.forwarding.set(None)
                     >
                         "✕"
@@ -102,8 +102,8 @@ pub fn ForwardDialog() -> impl IntoView {
                     class="field__input"
                     type="search"
                     node_ref=search_input
-                    aria-label=move || i18n.t().search_conversations
-                    placeholder=move || i18n.t().search_conversations
+                    aria-label=i18n.text(|t| t.search_conversations)
+                    placeholder=i18n.text(|t| t.search_conversations)
                     prop:value=move || query.get()
                     on:input=move |ev| query.set(event_target_value(&ev))
                 />

@@ -166,7 +166,7 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
                         <Avatar name=m.name.clone() small=true />
                         <span class="member__name">{m.name.clone()}</span>
                         {(m.role == Role::Owner)
-                            .then(|| view! { <span class="member__role">{move || i18n.t().owner}</span> })}
+                            .then(|| view! { <span class="member__role">{i18n.text(|t| t.owner)}</span> })}
                         <Show when=removable>
                             <button
                                 type="button"
@@ -196,12 +196,12 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
             <div class="dialog__form">
                 <div class="dialog__header">
                     <h2 id="group-settings-title" class="dialog__title">
-                        {move || i18n.t().group_settings}
+                        {i18n.text(|t| t.group_settings)}
                     </h2>
                     <button
                         type="button"
                         class="icon-button"
-                        aria-label=move || i18n.t().close
+                        aria-label=i18n.text(|t| t.close)
                         on:click=move |_| ui.group_settings.set(false)
                     >
                         "✕"
@@ -211,7 +211,7 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
                     <form class="group-settings__rename" novalidate on:submit=on_rename>
                         <div class="field">
                             <label class="field__label" for="group-rename">
-                                {move || i18n.t().group_name}
+                                {i18n.text(|t| t.group_name)}
                             </label>
                             <input
                                 id="group-rename"
@@ -228,18 +228,18 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
                             data-testid="rename-group"
                             disabled=move || busy.get()
                         >
-                            {move || i18n.t().save}
+                            {i18n.text(|t| t.save)}
                         </button>
                     </form>
                 </Show>
-                <h3 class="dialog__subtitle">{move || i18n.t().members_label}</h3>
+                <h3 class="dialog__subtitle">{i18n.text(|t| t.members_label)}</h3>
                 <ul class="members" data-testid="group-members">
                     {members}
                 </ul>
                 <Show when=is_owner>
                     <div class="field">
                         <label class="field__label" for="group-add-search">
-                            {move || i18n.t().add_people}
+                            {i18n.text(|t| t.add_people)}
                         </label>
                         <input
                             id="group-add-search"
@@ -300,7 +300,7 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
                         disabled=move || busy.get()
                         on:click=move |_| leave.with_value(|leave| leave())
                     >
-                        {move || i18n.t().leave_group}
+                        {i18n.text(|t| t.leave_group)}
                     </button>
                 </div>
             </div>

@@ -130,7 +130,7 @@ pub fn MessageRow(
         if deleted.get() {
             view! {
                 <p class="message__deleted" data-testid="message-deleted">
-                    {move || i18n.t().deleted_message}
+                    {i18n.text(|t| t.deleted_message)}
                 </p>
             }
             .into_any()
@@ -220,7 +220,7 @@ pub fn MessageRow(
             class="message__actions"
             hidden=move || deleted.get()
             role="group"
-            aria-label=move || i18n.t().message_actions
+            aria-label=i18n.text(|t| t.message_actions)
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
                     picker_open.set(false);
@@ -231,8 +231,8 @@ pub fn MessageRow(
             <button
                 type="button"
                 class="icon-button"
-                aria-label=move || i18n.t().reply
-                title=move || i18n.t().reply
+                aria-label=i18n.text(|t| t.reply)
+                title=i18n.text(|t| t.reply)
                 on:click=move |_| {
                     ui.editing.set(None);
                     ui.reply_to.set(current());
@@ -244,8 +244,8 @@ pub fn MessageRow(
             <button
                 type="button"
                 class="icon-button"
-                aria-label=move || i18n.t().react
-                title=move || i18n.t().react
+                aria-label=i18n.text(|t| t.react)
+                title=i18n.text(|t| t.react)
                 aria-expanded=move || picker_open.get().to_string()
                 on:click=move |_| picker_open.update(|open| *open = !*open)
             >
@@ -254,8 +254,8 @@ pub fn MessageRow(
             <button
                 type="button"
                 class="icon-button"
-                aria-label=move || i18n.t().forward
-                title=move || i18n.t().forward
+                aria-label=i18n.text(|t| t.forward)
+                title=i18n.text(|t| t.forward)
                 on:click=move |_| ui.forwarding.set(current())
             >
                 "↪"
@@ -279,8 +279,8 @@ pub fn MessageRow(
                 <button
                     type="button"
                     class="icon-button"
-                    aria-label=move || i18n.t().edit
-                    title=move || i18n.t().edit
+                    aria-label=i18n.text(|t| t.edit)
+                    title=i18n.text(|t| t.edit)
                     on:click=move |_| {
                         ui.reply_to.set(None);
                         ui.editing.set(current());
@@ -292,8 +292,8 @@ pub fn MessageRow(
                 <button
                     type="button"
                     class="icon-button"
-                    aria-label=move || i18n.t().delete
-                    title=move || i18n.t().delete
+                    aria-label=i18n.text(|t| t.delete)
+                    title=i18n.text(|t| t.delete)
                     on:click=move |_| confirming.set(true)
                 >
                     "🗑"
@@ -302,7 +302,7 @@ pub fn MessageRow(
             <div
                 class="emoji-picker"
                 role="group"
-                aria-label=move || i18n.t().react
+                aria-label=i18n.text(|t| t.react)
                 hidden=move || !picker_open.get()
             >
                 {emoji_options}
@@ -316,9 +316,9 @@ pub fn MessageRow(
                 <div
                     class="message__confirm"
                     role="group"
-                    aria-label=move || i18n.t().confirm_delete
+                    aria-label=i18n.text(|t| t.confirm_delete)
                 >
-                    <span>{move || i18n.t().confirm_delete}</span>
+                    <span>{i18n.text(|t| t.confirm_delete)}</span>
                     <button
                         type="button"
                         class="button button--danger"
@@ -332,14 +332,14 @@ pub fn MessageRow(
                             });
                         }
                     >
-                        {move || i18n.t().delete}
+                        {i18n.text(|t| t.delete)}
                     </button>
                     <button
                         type="button"
                         class="button button--secondary"
                         on:click=move |_| confirming.set(false)
                     >
-                        {move || i18n.t().cancel}
+                        {i18n.text(|t| t.cancel)}
                     </button>
                 </div>
             }
@@ -375,7 +375,7 @@ pub fn MessageRow(
                     .then(|| {
                         view! {
                             <span class="message__forwarded" data-testid="message-forwarded">
-                                "↪ " {move || i18n.t().forwarded}
+                                "↪ " {i18n.text(|t| t.forwarded)}
                             </span>
                         }
                     })}
@@ -387,15 +387,15 @@ pub fn MessageRow(
                                 class="message__pinned"
                                 data-testid="message-pinned"
                                 role="img"
-                                aria-label=move || i18n.t().pinned_label
-                                title=move || i18n.t().pinned_label
+                                aria-label=i18n.text(|t| t.pinned_label)
+                                title=i18n.text(|t| t.pinned_label)
                             >
                                 "📌"
                             </span>
                         </Show>
                         <Show when=move || edited.get()>
                             <span class="message__edited" data-testid="message-edited">
-                                {move || i18n.t().edited}
+                                {i18n.text(|t| t.edited)}
                             </span>
                         </Show>
                         <time

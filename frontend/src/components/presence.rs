@@ -22,8 +22,8 @@ pub fn PresenceDot(user_id: i64) -> impl IntoView {
                 class="presence-dot"
                 role="img"
                 data-testid="presence-dot"
-                aria-label=move || i18n.t().online
-                title=move || i18n.t().online
+                aria-label=i18n.text(|t| t.online)
+                title=i18n.text(|t| t.online)
             ></span>
         </Show>
     }

@@ -227,6 +227,17 @@ impl I18n {
         self.lang().strings()
     }
 
+    /// One text of the current language, as a reactive view value
+    /// (`aria-label=i18n.text(|t| t.close)`). Every call returns the same
+    /// closure type, so all the texts in views share one copy of the
+    /// rendering code instead of one per text: a large part of the wasm.
+    pub fn text(
+        self,
+        pick: fn(&'static Strings) -> &'static str,
+    ) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+        move || pick(self.t())
+    }
+
     /// Switches the language and remembers it.
     pub fn set_lang(&self, lang: Lang) {
         self.lang.set(lang);

@@ -59,7 +59,7 @@ pub fn MessengerPage() -> impl IntoView {
                 <div class="messenger__body">
                     <aside
                         class="messenger__list"
-                        aria-label=move || i18n.t().conversations_label
+                        aria-label=i18n.text(|t| t.conversations_label)
                     >
                         <ConversationList />
                     </aside>
@@ -78,7 +78,7 @@ pub fn NoChatSelected() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <div class="chat-empty">
-            <p class="chat-empty__text">{move || i18n.t().home_empty}</p>
+            <p class="chat-empty__text">{i18n.text(|t| t.home_empty)}</p>
         </div>
     }
 }
@@ -106,7 +106,7 @@ pub fn ChatRoute() -> impl IntoView {
         None => view! {
             <div class="chat-empty">
                 <p class="chat-empty__text" role="alert">
-                    {move || i18n.t().conversation_missing}
+                    {i18n.text(|t| t.conversation_missing)}
                 </p>
             </div>
         }
@@ -137,7 +137,7 @@ pub fn SessionPending() -> impl IntoView {
                 fallback=move || {
                     view! {
                         <p class="session-pending__loading" role="status">
-                            {move || i18n.t().loading}
+                            {i18n.text(|t| t.loading)}
                         </p>
                     }
                 }
@@ -150,7 +150,7 @@ pub fn SessionPending() -> impl IntoView {
                     class="button button--primary"
                     on:click=move |_| auth.refresh()
                 >
-                    {move || i18n.t().retry}
+                    {i18n.text(|t| t.retry)}
                 </button>
             </Show>
         </main>

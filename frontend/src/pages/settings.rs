@@ -36,9 +36,9 @@ pub fn SettingsPage() -> impl IntoView {
                     <div class="settings__top">
                         <a class="button button--secondary" href=format!("{BASE}/")>
                             <span aria-hidden="true">"←"</span>
-                            {move || i18n.t().back_to_messages}
+                            {i18n.text(|t| t.back_to_messages)}
                         </a>
-                        <h2 class="settings__title">{move || i18n.t().settings}</h2>
+                        <h2 class="settings__title">{i18n.text(|t| t.settings)}</h2>
                     </div>
                     <PreferencesSection />
                     <PasswordSection />
@@ -130,7 +130,7 @@ fn PreferencesSection() -> impl IntoView {
     view! {
         <section class="settings__section" aria-labelledby="settings-notifications">
             <h3 id="settings-notifications" class="settings__heading">
-                {move || i18n.t().notifications_heading}
+                {i18n.text(|t| t.notifications_heading)}
             </h3>
             <label class="settings__choice">
                 <input
@@ -145,13 +145,13 @@ fn PreferencesSection() -> impl IntoView {
                         })
                     }
                 />
-                {move || i18n.t().notify_email_label}
+                {i18n.text(|t| t.notify_email_label)}
             </label>
         </section>
         <section class="settings__section">
             <fieldset class="settings__fieldset">
-                <legend class="settings__heading">{move || i18n.t().language}</legend>
-                <p class="settings__hint">{move || i18n.t().language_hint}</p>
+                <legend class="settings__heading">{i18n.text(|t| t.language)}</legend>
+                <p class="settings__hint">{i18n.text(|t| t.language_hint)}</p>
                 {languages}
             </fieldset>
             <p
@@ -259,12 +259,12 @@ fn PasswordSection() -> impl IntoView {
     view! {
         <section class="settings__section" aria-labelledby="settings-password">
             <h3 id="settings-password" class="settings__heading">
-                {move || i18n.t().password_heading}
+                {i18n.text(|t| t.password_heading)}
             </h3>
             <form class="settings__form" novalidate on:submit=on_submit>
                 {field("current-password", |t| t.current_password, current, "current-password")}
                 {field("new-password", |t| t.new_password, new, "new-password")}
-                <p class="settings__hint">{move || i18n.t().password_hint}</p>
+                <p class="settings__hint">{i18n.text(|t| t.password_hint)}</p>
                 {field("repeat-password", |t| t.repeat_password, repeat, "new-password")}
                 <p
                     class="settings__status"
@@ -280,7 +280,7 @@ fn PasswordSection() -> impl IntoView {
                     data-testid="change-password"
                     disabled=move || busy.get()
                 >
-                    {move || i18n.t().change_password_button}
+                    {i18n.text(|t| t.change_password_button)}
                 </button>
             </form>
         </section>
