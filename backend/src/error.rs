@@ -170,6 +170,9 @@ impl From<DomainError> for ApiError {
                 }],
                 ..Self::new(ErrorCode::EmojiNotAllowed, "This emoji is not allowed.")
             },
+            DomainError::WrongPassword => {
+                Self::new(ErrorCode::WrongPassword, "The current password is wrong.")
+            }
             DomainError::Db(e) => e.into(),
             DomainError::Internal(m) => Self::internal(m),
         }

@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use shared::dto::auth::{LoginRequest, LoginResponse};
+use shared::dto::auth::{ChangePassword, LoginRequest, LoginResponse, UpdateMe};
 use shared::dto::conversations::{
     AddMembers, ConversationDetail, ConversationPage, CreateConversation, MarkRead, ReadState,
     UpdateConversation, UpdateSettings,
@@ -59,6 +59,8 @@ Timestamps are RFC 3339 in UTC; ids are 64-bit integers."
         auth::login,
         auth::logout,
         auth::me,
+        auth::update_me,
+        auth::change_password,
         conversations::list,
         conversations::create,
         conversations::detail,
@@ -112,6 +114,7 @@ Timestamps are RFC 3339 in UTC; ids are 64-bit integers."
             ReactionRejected,
             RateLimited,
             ServiceUnavailable,
+            PasswordRejected,
         )
     ),
     modifiers(&SecuritySchemes, &OptionalBodies),
@@ -343,6 +346,16 @@ pub struct ReactionRejected(pub Problem);
 )]
 pub struct RateLimited(pub Problem);
 
+/// `wrong_password`: the current password given to change it is wrong
+/// (the attempt counts like a failed login); or `csrf_rejected`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "/problems/wrong-password", "title": "Wrong password",
+        "status": 403, "code": "wrong_password", "detail": "The current password is wrong."})
+)]
+pub struct PasswordRejected(pub Problem);
+
 /// `service_unavailable`: the database does not answer; retry shortly.
 #[derive(ToResponse)]
 #[response(
@@ -507,6 +520,56 @@ mod auth {
         )
     )]
     pub(super) fn me() {}
+
+    /// Change the signed-in user's settings
+    ///
+    /// The caller's own settings: the language of e-mails and of the web app
+    /// (`pl` or `en`) and e-mail notifications about new messages. Absent
+    /// fields stay; an invalid one changes nothing (422 naming it).
+    #[utoipa::path(
+        patch,
+        path = "/api/auth/me",
+        operation_id = "update_me",
+        tag = "auth",
+        security(("session_cookie" = []), ("bearer_token" = [])),
+        request_body = UpdateMe,
+        responses(
+            (status = 200, description = "The caller, updated.", body = UserDto),
+            (status = 400, response = MalformedBody),
+            (status = 401, response = Unauthenticated),
+            (status = 403, response = CsrfRejected),
+            (status = 413, response = PayloadTooLarge),
+            (status = 415, response = UnsupportedMediaType),
+            (status = 422, response = ValidationFailed),
+        )
+    )]
+    pub(super) fn update_me() {}
+
+    /// Change the signed-in user's password
+    ///
+    /// Needs the current password; the new one has 8 to 256 characters (as
+    /// `messaging user set-password`). Every other session of the user ends;
+    /// the one making the request stays signed in. API tokens stay valid.
+    /// Wrong current passwords count against the account's login limit.
+    #[utoipa::path(
+        post,
+        path = "/api/auth/password",
+        operation_id = "change_password",
+        tag = "auth",
+        security(("session_cookie" = []), ("bearer_token" = [])),
+        request_body = ChangePassword,
+        responses(
+            (status = 204, description = "Changed; other sessions have ended."),
+            (status = 400, response = MalformedBody),
+            (status = 401, response = Unauthenticated),
+            (status = 403, response = PasswordRejected),
+            (status = 413, response = PayloadTooLarge),
+            (status = 415, response = UnsupportedMediaType),
+            (status = 422, response = ValidationFailed),
+            (status = 429, response = RateLimited),
+        )
+    )]
+    pub(super) fn change_password() {}
 }
 
 /// Documentation of `routes::conversations`.

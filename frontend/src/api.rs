@@ -9,14 +9,16 @@ use std::fmt;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::{Serialize, de::DeserializeOwned};
-use shared::dto::auth::{LoginRequest, LoginResponse};
+use shared::dto::auth::{ChangePassword, LoginRequest, LoginResponse, UpdateMe};
 use shared::dto::conversations::{
-    ConversationDetail, ConversationPage, CreateConversation, MarkRead, ReadState,
+    AddMembers, ConversationDetail, ConversationPage, CreateConversation, MarkRead, ReadState,
+    UpdateConversation, UpdateSettings,
 };
 use shared::dto::messages::{
-    AddReaction, EditMessage, MessageDto, MessagePage, ReactionsDto, SendMessage,
+    AddReaction, EditMessage, ForwardMessage, MessageDto, MessagePage, PinDto, ReactionsDto,
+    SendMessage,
 };
-use shared::dto::users::{UserDto, UserPage};
+use shared::dto::users::{PresenceDto, UserDto, UserPage};
 use shared::{ErrorCode, Problem};
 
 /// Where the API lives, relative to the page's origin.
@@ -78,10 +80,28 @@ pub async fn logout() -> Result<(), ApiError> {
     send(Request::post(&url("/auth/logout"))).await.map(drop)
 }
 
-/// `GET /api/conversations`: one page of the caller's (non-archived)
-/// conversations, most recently active first.
-pub async fn conversations(cursor: Option<&str>) -> Result<ConversationPage, ApiError> {
+/// `PATCH /api/auth/me`: the caller's own settings (language, e-mails).
+pub async fn update_me(request: &UpdateMe) -> Result<UserDto, ApiError> {
+    read_json(send_json(Request::patch(&url("/auth/me")), request).await?).await
+}
+
+/// `POST /api/auth/password` (204); other sessions of the user end.
+pub async fn change_password(request: &ChangePassword) -> Result<(), ApiError> {
+    send_json(Request::post(&url("/auth/password")), request)
+        .await
+        .map(drop)
+}
+
+/// `GET /api/conversations`: one page of the caller's conversations (the
+/// main list, or the archived ones), most recently active first.
+pub async fn conversations(
+    archived: bool,
+    cursor: Option<&str>,
+) -> Result<ConversationPage, ApiError> {
     let mut builder = Request::get(&url("/conversations")).query([("limit", "100")]);
+    if archived {
+        builder = builder.query([("archived", "true")]);
+    }
     if let Some(cursor) = cursor {
         builder = builder.query([("cursor", cursor)]);
     }
@@ -89,14 +109,14 @@ pub async fn conversations(cursor: Option<&str>) -> Result<ConversationPage, Api
 }
 
 /// Every page of `GET /api/conversations` (the list filters client-side).
-pub async fn all_conversations() -> Result<ConversationPage, ApiError> {
-    let mut page = conversations(None).await?;
+pub async fn all_conversations(archived: bool) -> Result<ConversationPage, ApiError> {
+    let mut page = conversations(archived, None).await?;
     // A bounded number of pages: 20 × 100 conversations is plenty for a list.
     for _ in 0..20 {
         let Some(cursor) = page.next_cursor.take() else {
             break;
         };
-        let next = conversations(Some(&cursor)).await?;
+        let next = conversations(archived, Some(&cursor)).await?;
         page.items.extend(next.items);
         page.next_cursor = next.next_cursor;
     }
@@ -114,6 +134,76 @@ pub async fn create_conversation(
     request: &CreateConversation,
 ) -> Result<ConversationDetail, ApiError> {
     read_json(send_json(Request::post(&url("/conversations")), request).await?).await
+}
+
+/// `PATCH /api/conversations/{id}/settings`: my mute/archive settings.
+pub async fn update_settings(
+    id: i64,
+    request: &UpdateSettings,
+) -> Result<ConversationDetail, ApiError> {
+    let builder = Request::patch(&url(&format!("/conversations/{id}/settings")));
+    read_json(send_json(builder, request).await?).await
+}
+
+/// `PATCH /api/conversations/{id}`: rename a group (owner).
+pub async fn update_conversation(
+    id: i64,
+    request: &UpdateConversation,
+) -> Result<ConversationDetail, ApiError> {
+    let builder = Request::patch(&url(&format!("/conversations/{id}")));
+    read_json(send_json(builder, request).await?).await
+}
+
+/// `POST /api/conversations/{id}/members` (owner).
+pub async fn add_members(id: i64, user_ids: Vec<i64>) -> Result<ConversationDetail, ApiError> {
+    let builder = Request::post(&url(&format!("/conversations/{id}/members")));
+    read_json(send_json(builder, &AddMembers { user_ids }).await?).await
+}
+
+/// `DELETE /api/conversations/{id}/members/{user_id}`: removes a member
+/// (owner) or leaves (my own id).
+pub async fn remove_member(id: i64, user_id: i64) -> Result<(), ApiError> {
+    send(Request::delete(&url(&format!(
+        "/conversations/{id}/members/{user_id}"
+    ))))
+    .await
+    .map(drop)
+}
+
+/// `GET /api/conversations/{id}/pins`.
+pub async fn pins(id: i64) -> Result<Vec<PinDto>, ApiError> {
+    read_json(send(Request::get(&url(&format!("/conversations/{id}/pins")))).await?).await
+}
+
+/// `POST /api/messages/{id}/pin`.
+pub async fn pin(message_id: i64) -> Result<PinDto, ApiError> {
+    read_json(send(Request::post(&url(&format!("/messages/{message_id}/pin")))).await?).await
+}
+
+/// `DELETE /api/messages/{id}/pin`.
+pub async fn unpin(message_id: i64) -> Result<(), ApiError> {
+    send(Request::delete(&url(&format!(
+        "/messages/{message_id}/pin"
+    ))))
+    .await
+    .map(drop)
+}
+
+/// `POST /api/messages/{id}/forward` into another conversation of mine.
+pub async fn forward(message_id: i64, conversation_id: i64) -> Result<MessageDto, ApiError> {
+    let builder = Request::post(&url(&format!("/messages/{message_id}/forward")));
+    read_json(send_json(builder, &ForwardMessage { conversation_id }).await?).await
+}
+
+/// `GET /api/users/presence?ids=1&ids=2` (at most 50 ids a request).
+pub async fn presence(ids: &[i64]) -> Result<Vec<PresenceDto>, ApiError> {
+    let mut all = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(50) {
+        let builder = Request::get(&url("/users/presence"))
+            .query(chunk.iter().map(|id| ("ids", id.to_string())));
+        all.extend(read_json::<Vec<PresenceDto>>(send(builder).await?).await?);
+    }
+    Ok(all)
 }
 
 /// `POST /api/conversations/{id}/read`: marks everything (or up to

@@ -6,7 +6,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::i18n::I18n;
-use crate::pages::{ChatRoute, LoginPage, MessengerPage, NoChatSelected};
+use crate::pages::{ChatRoute, LoginPage, MessengerPage, NoChatSelected, SettingsPage};
 use crate::state::auth::AuthStore;
 use crate::state::chat::ChatStore;
 use crate::state::realtime;
@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
         <Router base=BASE>
             <Routes fallback=|| view! { <Redirect path="/" /> }>
                 <Route path=path!("/logowanie") view=LoginPage />
+                <Route path=path!("/ustawienia") view=SettingsPage />
                 <ParentRoute path=path!("") view=MessengerPage>
                     <Route path=path!("") view=NoChatSelected />
                     <Route path=path!(":id") view=ChatRoute />

@@ -40,6 +40,21 @@ where
     }
 }
 
+/// How long ago someone was last online: "przed chwilą", "5 min temu",
+/// "3 godz. temu", then the list's short date ("wczoraj", "12.03").
+pub fn ago(at: DateTime<Utc>, now: DateTime<Utc>, t: &Strings) -> String {
+    let minutes = (now - at).num_minutes();
+    if minutes < 1 {
+        t.just_now.to_owned()
+    } else if minutes < 60 {
+        Strings::fill(t.minutes_ago, "n", &minutes.to_string())
+    } else if minutes < 24 * 60 {
+        Strings::fill(t.hours_ago, "n", &(minutes / 60).to_string())
+    } else {
+        relative(at, now, t)
+    }
+}
+
 /// The calendar day of a moment, locally (for date separators).
 pub fn local_day(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&Local).date_naive()
@@ -87,5 +102,8 @@ mod tests {
         assert_eq!(rel(Duration::hours(24)), "wczoraj");
         assert_eq!(rel(Duration::days(3)), "09.03");
         assert_eq!(rel(Duration::days(400)), "06.02.2024");
+        assert_eq!(ago(now - Duration::seconds(10), now, t), "przed chwilą");
+        assert_eq!(ago(now - Duration::minutes(5), now, t), "5 min temu");
+        assert_eq!(ago(now - Duration::minutes(185), now, t), "3 godz. temu");
     }
 }

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// Something went wrong on the server; the details are in its log.
     Internal,
+    /// The current password given to change it is wrong.
+    WrongPassword,
 }
 
 impl ErrorCode {
@@ -53,6 +55,7 @@ impl ErrorCode {
             Self::MalformedBody => 400,
             Self::Unauthenticated | Self::InvalidCredentials => 401,
             Self::Forbidden | Self::CsrfRejected | Self::EditWindowClosed => 403,
+            Self::WrongPassword => 403,
             Self::NotFound | Self::NotAMember => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
@@ -85,6 +88,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "Method not allowed",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Internal => "Internal server error",
+            Self::WrongPassword => "Wrong password",
         }
     }
 
@@ -109,6 +113,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Internal => "internal",
+            Self::WrongPassword => "wrong_password",
         }
     }
 }
@@ -162,7 +167,7 @@ impl Problem {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 17] = [
+    const ALL: [ErrorCode; 18] = [
         ErrorCode::MalformedBody,
         ErrorCode::ValidationFailed,
         ErrorCode::Unauthenticated,
@@ -180,6 +185,7 @@ mod tests {
         ErrorCode::MethodNotAllowed,
         ErrorCode::ServiceUnavailable,
         ErrorCode::Internal,
+        ErrorCode::WrongPassword,
     ];
 
     #[test]

@@ -29,6 +29,9 @@ pub enum DomainError {
     EditWindowClosed,
     #[error("emoji not allowed")]
     EmojiNotAllowed,
+    /// The current password given to change it does not match.
+    #[error("wrong password")]
+    WrongPassword,
     #[error("internal: {0}")]
     Internal(String),
 }

@@ -160,6 +160,79 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Changes the caller's own settings (`PATCH /api/auth/me`): language and
+/// e-mail notifications. Everything is checked before anything is written.
+pub async fn update_me(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    req: shared::dto::auth::UpdateMe,
+) -> Result<users::Model, DomainError> {
+    if let Some(lang) = &req.language
+        && !shared::dto::auth::LANGUAGES.contains(&lang.as_str())
+    {
+        return Err(DomainError::invalid(
+            "language",
+            format!("must be one of {}", shared::dto::auth::LANGUAGES.join(", ")),
+        ));
+    }
+    let user = users::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    if req.language.is_none() && req.notify_email_messages.is_none() {
+        return Ok(user);
+    }
+    let mut am: users::ActiveModel = user.into();
+    if let Some(lang) = req.language {
+        am.language = Set(lang);
+    }
+    if let Some(notify) = req.notify_email_messages {
+        am.notify_email_messages = Set(notify);
+    }
+    am.updated_at = Set(Utc::now());
+    Ok(am.update(db).await?)
+}
+
+/// The caller changes their own password (`POST /api/auth/password`): the
+/// current one must match; the new one follows the rules of
+/// [`validate_password`]. Every other session of the user ends (whoever
+/// knew the old password is locked out); the session whose token hash is
+/// `keep_session` (the caller's own) stays. API tokens are not touched.
+pub async fn change_password(
+    db: &DatabaseConnection,
+    user: &users::Model,
+    keep_session: Option<String>,
+    current_password: String,
+    new_password: String,
+) -> Result<(), DomainError> {
+    if current_password.is_empty() {
+        return Err(DomainError::invalid("current_password", "is required"));
+    }
+    validate_password(&new_password).map_err(|e| match e {
+        DomainError::Invalid { message, .. } => DomainError::invalid("new_password", message),
+        other => other,
+    })?;
+    // Over-long input is refused without hashing it, like at login.
+    let ok = current_password.chars().count() <= MAX_PASSWORD_LEN
+        && password::verify_blocking(user.password_hash.clone(), current_password).await;
+    if !ok {
+        return Err(DomainError::WrongPassword);
+    }
+    let hash = password::hash_blocking(new_password).await?;
+    let txn = db.begin().await?;
+    let mut am: users::ActiveModel = user.clone().into();
+    am.password_hash = Set(Some(hash));
+    am.updated_at = Set(Utc::now());
+    am.update(&txn).await?;
+    let mut others = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user.id));
+    if let Some(keep) = keep_session {
+        others = others.filter(sessions::Column::TokenHash.ne(keep));
+    }
+    others.exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Deactivates a user: they can no longer log in, and their sessions end.
 /// Their API tokens stop working because authentication checks `is_active`.
 pub async fn deactivate(db: &DatabaseConnection, user_id: i64) -> Result<(), DomainError> {

@@ -1,19 +1,24 @@
-//! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`.
+//! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`,
+//! `PATCH /api/auth/me` (own settings), `POST /api/auth/password`.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use shared::dto::auth::{LoginRequest, LoginResponse};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use shared::dto::auth::{ChangePassword, LoginRequest, LoginResponse, UpdateMe};
 use shared::dto::users::UserDto;
 use shared::{ErrorCode, FieldError};
 
-use crate::auth::{AuthUser, SESSION_COOKIE, csrf, extractor::AuthVia, password, sessions};
+use crate::auth::{AuthUser, SESSION_COOKIE, csrf, extractor::AuthVia, password, sessions, token};
 use crate::domain::users::{self as users_domain, MAX_PASSWORD_LEN};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(login).service(logout).service(me);
+    cfg.service(login)
+        .service(logout)
+        .service(me)
+        .service(update_me)
+        .service(change_password);
 }
 
 /// The client IP for rate limits: the socket peer, or the proxy's
@@ -130,4 +135,56 @@ async fn logout(user: AuthUser, st: web::Data<AppState>) -> Result<HttpResponse,
 #[get("/auth/me")]
 async fn me(user: AuthUser) -> web::Json<UserDto> {
     web::Json(user.user.into())
+}
+
+#[patch("/auth/me")]
+async fn update_me(
+    user: AuthUser,
+    body: Json<UpdateMe>,
+    st: web::Data<AppState>,
+) -> Result<web::Json<UserDto>, ApiError> {
+    let updated = users_domain::update_me(&st.db, user.id(), body.into_inner()).await?;
+    Ok(web::Json(updated.into()))
+}
+
+#[post("/auth/password")]
+async fn change_password(
+    user: AuthUser,
+    body: Json<ChangePassword>,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let ChangePassword {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    // Wrong current passwords count against the account like failed
+    // logins, so a stolen session cannot guess its way to the password.
+    let account_key = format!("account:{}", user.user.email);
+    let limiter = &st.login_limiter;
+    limiter
+        .check(&account_key, st.settings.login_max_failures_per_account)
+        .map_err(|r| ApiError::rate_limited(r.0))?;
+    let keep = match &user.via {
+        AuthVia::Session(value) => Some(token::hash(value)),
+        AuthVia::Token => None,
+    };
+    let result =
+        users_domain::change_password(&st.db, &user.user, keep, current_password, new_password)
+            .await;
+    match result {
+        Err(crate::domain::DomainError::WrongPassword) => {
+            limiter.hit(&account_key);
+            tracing::info!(
+                user_id = user.id(),
+                "password change: wrong current password"
+            );
+            Err(crate::domain::DomainError::WrongPassword.into())
+        }
+        Err(e) => Err(e.into()),
+        Ok(()) => {
+            limiter.reset(&account_key);
+            tracing::info!(user_id = user.id(), "password changed");
+            Ok(HttpResponse::NoContent().finish())
+        }
+    }
 }

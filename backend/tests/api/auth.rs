@@ -5,6 +5,7 @@ use crate::db_test;
 use crate::helpers::{
     Db, ORIGIN, assert_problem, bare_client, browser_client, session_cookie, spawn_app_with,
 };
+use sea_orm::EntityTrait;
 use serde_json::Value;
 use shared::dto::auth::LoginResponse;
 use shared::dto::users::UserDto;
@@ -471,3 +472,288 @@ db_test!(every_auth_endpoint_refuses_anonymous_calls, |app| {
         .unwrap();
     assert_eq!(body["type"], "/problems/unauthenticated");
 });
+
+// ---- Own settings and password (PATCH /api/auth/me, POST /api/auth/password)
+
+/// `(language, notify_email_messages)` of a user, from the database.
+async fn settings_of(app: &crate::helpers::TestApp, id: i64) -> (String, bool) {
+    let user = backend::db::entities::users::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    (user.language, user.notify_email_messages)
+}
+
+/// A second signed-in browser of the user `anna@firma.pl` made by `app.user("Anna")`.
+async fn second_session(app: &crate::helpers::TestApp, email: &str, pw: &str) -> reqwest::Client {
+    let c = browser_client();
+    assert_eq!(app.login_with(&c, email, pw).await.status(), 200);
+    c
+}
+
+db_test!(own_settings_change_and_show_in_me, |app| {
+    let anna = app.user("Anna").await;
+    let me: UserDto = app.get(&anna, "/api/auth/me").await.json().await.unwrap();
+    assert_eq!(
+        (me.language.as_str(), me.notify_email_messages),
+        ("pl", true)
+    );
+
+    let r = app
+        .patch(
+            &anna,
+            "/api/auth/me",
+            serde_json::json!({ "language": "en", "notify_email_messages": false }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let me: UserDto = r.json().await.unwrap();
+    assert_eq!(me.id, anna.id);
+    assert_eq!(
+        (me.language.as_str(), me.notify_email_messages),
+        ("en", false)
+    );
+    assert_eq!(settings_of(&app, anna.id).await, ("en".into(), false));
+
+    // One field at a time; absent fields stay.
+    let r = app
+        .patch(
+            &anna,
+            "/api/auth/me",
+            serde_json::json!({ "notify_email_messages": true }),
+        )
+        .await;
+    let me: UserDto = r.json().await.unwrap();
+    assert_eq!(
+        (me.language.as_str(), me.notify_email_messages),
+        ("en", true)
+    );
+    let r = app
+        .patch(&anna, "/api/auth/me", serde_json::json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(settings_of(&app, anna.id).await, ("en".into(), true));
+    let me: UserDto = app.get(&anna, "/api/auth/me").await.json().await.unwrap();
+    assert_eq!(me.language, "en");
+});
+
+db_test!(invalid_settings_change_nothing, |app| {
+    let anna = app.user("Anna").await;
+    for (body, field) in [
+        (
+            serde_json::json!({ "language": "de", "notify_email_messages": false }),
+            "language",
+        ),
+        (
+            serde_json::json!({ "language": "", "notify_email_messages": false }),
+            "language",
+        ),
+        (
+            serde_json::json!({ "language": "en", "notify_email_messages": "no" }),
+            "notify_email_messages",
+        ),
+        (serde_json::json!({ "language": 5 }), "language"),
+    ] {
+        let r = app.patch(&anna, "/api/auth/me", body).await;
+        let p = assert_problem(r, 422, "validation_failed").await;
+        assert_eq!(p.errors[0].field, field);
+    }
+    assert_eq!(settings_of(&app, anna.id).await, ("pl".into(), true));
+});
+
+db_test!(
+    password_change_keeps_this_session_and_ends_the_others,
+    |app| {
+        let anna = app.user("Anna").await;
+        let other = second_session(&app, "anna@firma.pl", "haslo-testowe-1").await;
+        let r = app
+        .post(
+            &anna,
+            "/api/auth/password",
+            serde_json::json!({ "current_password": "haslo-testowe-1", "new_password": "nowe-haslo-anny" }),
+        )
+        .await;
+        assert_eq!(r.status(), 204);
+        // The session that changed it stays; the other one is gone.
+        assert_eq!(app.get(&anna, "/api/auth/me").await.status(), 200);
+        assert_problem(app.me(&other).await, 401, "unauthenticated").await;
+        let sessions = app
+            .scalar_i64(&format!(
+                "SELECT COUNT(*) FROM sessions WHERE user_id = {}",
+                anna.id
+            ))
+            .await;
+        assert_eq!(sessions, 1);
+        // The new password works, the old one does not; stored as argon2id.
+        let r = app
+            .login_with(&bare_client(), "anna@firma.pl", "haslo-testowe-1")
+            .await;
+        assert_problem(r, 401, "invalid_credentials").await;
+        let r = app
+            .login_with(&bare_client(), "anna@firma.pl", "nowe-haslo-anny")
+            .await;
+        assert_eq!(r.status(), 200);
+        let user = backend::domain::users::get_by_email(&app.db, "anna@firma.pl")
+            .await
+            .unwrap();
+        assert!(user.password_hash.unwrap().starts_with("$argon2id$"));
+    }
+);
+
+db_test!(
+    password_change_with_a_bearer_token_ends_every_session,
+    |app| {
+        let anna = app.user("Anna").await;
+        let (_, token) = app.token_for("anna@firma.pl").await;
+        let r = bare_client()
+        .post(app.url("/api/auth/password"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "current_password": "haslo-testowe-1", "new_password": "nowe-haslo-anny" }))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 204);
+        assert_problem(app.get(&anna, "/api/auth/me").await, 401, "unauthenticated").await;
+        // The token itself still works.
+        let r = bare_client()
+            .get(app.url("/api/auth/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+);
+
+db_test!(refused_password_changes_change_nothing, |app| {
+    let anna = app.user("Anna").await;
+    let other = second_session(&app, "anna@firma.pl", "haslo-testowe-1").await;
+    let hash_before = backend::domain::users::get_by_email(&app.db, "anna@firma.pl")
+        .await
+        .unwrap()
+        .password_hash;
+    let cases = [
+        (
+            serde_json::json!({ "current_password": "haslo-testowe-1", "new_password": "krotkie" }),
+            422,
+            "validation_failed",
+            Some("new_password"),
+        ),
+        (
+            serde_json::json!({ "current_password": "haslo-testowe-1", "new_password": "x".repeat(257) }),
+            422,
+            "validation_failed",
+            Some("new_password"),
+        ),
+        (
+            serde_json::json!({ "current_password": "", "new_password": "nowe-haslo-anny" }),
+            422,
+            "validation_failed",
+            Some("current_password"),
+        ),
+        (
+            serde_json::json!({ "new_password": "nowe-haslo-anny" }),
+            422,
+            "validation_failed",
+            Some("current_password"),
+        ),
+        (
+            serde_json::json!({ "current_password": "zle-haslo-123", "new_password": "nowe-haslo-anny" }),
+            403,
+            "wrong_password",
+            None,
+        ),
+    ];
+    for (body, status, code, field) in cases {
+        let r = app.post(&anna, "/api/auth/password", body).await;
+        let p = assert_problem(r, status, code).await;
+        if let Some(field) = field {
+            assert_eq!(p.errors[0].field, field);
+        }
+    }
+    let hash_after = backend::domain::users::get_by_email(&app.db, "anna@firma.pl")
+        .await
+        .unwrap()
+        .password_hash;
+    assert_eq!(hash_before, hash_after);
+    assert_eq!(app.me(&other).await.status(), 200);
+    assert_eq!(app.get(&anna, "/api/auth/me").await.status(), 200);
+    let r = app
+        .login_with(&bare_client(), "anna@firma.pl", "haslo-testowe-1")
+        .await;
+    assert_eq!(r.status(), 200);
+});
+
+db_test!(
+    wrong_current_passwords_are_rate_limited_like_logins,
+    |app| {
+        let anna = app.user("Anna").await;
+        let wrong = serde_json::json!({ "current_password": "zle-haslo-123", "new_password": "nowe-haslo-anny" });
+        for _ in 0..5 {
+            let r = app.post(&anna, "/api/auth/password", wrong.clone()).await;
+            assert_problem(r, 403, "wrong_password").await;
+        }
+        let right = serde_json::json!({ "current_password": "haslo-testowe-1", "new_password": "nowe-haslo-anny" });
+        let r = app.post(&anna, "/api/auth/password", right).await;
+        assert!(r.headers().contains_key("retry-after"));
+        assert_problem(r, 429, "rate_limited").await;
+        let r = app
+            .login_with(&bare_client(), "anna@firma.pl", "haslo-testowe-1")
+            .await;
+        assert_problem(r, 429, "rate_limited").await;
+    }
+);
+
+db_test!(
+    settings_and_password_need_a_session_and_an_allowed_origin,
+    |app| {
+        let anna = app.user("Anna").await;
+        let c = bare_client();
+        let r = c
+            .patch(app.url("/api/auth/me"))
+            .json(&serde_json::json!({ "language": "en" }))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(r, 401, "unauthenticated").await;
+        let r = c
+        .post(app.url("/api/auth/password"))
+        .json(&serde_json::json!({ "current_password": "haslo-testowe-1", "new_password": "nowe-haslo-anny" }))
+        .send()
+        .await
+        .unwrap();
+        assert_problem(r, 401, "unauthenticated").await;
+
+        // Anna's cookie without an Origin, or with a foreign one: refused.
+        let res = app
+            .login_with(&bare_client(), "anna@firma.pl", "haslo-testowe-1")
+            .await;
+        let cookie = session_cookie(&res);
+        for origin in [None, Some("https://evil.example")] {
+            let mut r = c
+                .patch(app.url("/api/auth/me"))
+                .header("cookie", &cookie)
+                .json(&serde_json::json!({ "language": "en" }));
+            if let Some(o) = origin {
+                r = r.header("origin", o);
+            }
+            assert_problem(r.send().await.unwrap(), 403, "csrf_rejected").await;
+            let mut r = c
+            .post(app.url("/api/auth/password"))
+            .header("cookie", &cookie)
+            .json(&serde_json::json!({ "current_password": "haslo-testowe-1", "new_password": "nowe-haslo-anny" }));
+            if let Some(o) = origin {
+                r = r.header("origin", o);
+            }
+            assert_problem(r.send().await.unwrap(), 403, "csrf_rejected").await;
+        }
+        assert_eq!(settings_of(&app, anna.id).await, ("pl".into(), true));
+        let r = app
+            .login_with(&bare_client(), "anna@firma.pl", "haslo-testowe-1")
+            .await;
+        assert_eq!(r.status(), 200);
+        // Both of Anna's earlier sessions are still there (plus the new one).
+        assert_eq!(app.get(&anna, "/api/auth/me").await.status(), 200);
+    }
+);

@@ -1,4 +1,5 @@
-//! The bar at the top of the signed-in app: app name, user, language, logout.
+//! The bar at the top of the signed-in app: app name, user, language,
+//! settings, logout.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,6 +8,7 @@ use leptos_router::hooks::use_navigate;
 use shared::ErrorCode;
 
 use crate::api::{self, ApiError};
+use crate::app::BASE;
 use crate::components::LanguageSwitcher;
 use crate::i18n::use_i18n;
 use crate::state::auth::use_auth;
@@ -56,7 +58,7 @@ pub fn AppHeader() -> impl IntoView {
 
     view! {
         <header class="app-header">
-            <span class="app-header__brand">{move || i18n.t().app_name}</span>
+            <span class="app-header__brand">{i18n.text(|t| t.app_name)}</span>
             <h1 class="app-header__user" data-testid="current-user-name">
                 {user_name}
             </h1>
@@ -65,6 +67,15 @@ pub fn AppHeader() -> impl IntoView {
             </p>
             <div class="app-header__actions">
                 <LanguageSwitcher />
+                <a
+                    class="icon-button"
+                    href=format!("{BASE}/ustawienia")
+                    data-testid="settings-link"
+                    aria-label=i18n.text(|t| t.settings)
+                    title=i18n.text(|t| t.settings)
+                >
+                    "⚙"
+                </a>
                 <button
                     type="button"
                     class="button button--secondary"
@@ -72,7 +83,7 @@ pub fn AppHeader() -> impl IntoView {
                     disabled=move || busy.get()
                     on:click=logout
                 >
-                    {move || i18n.t().logout}
+                    {i18n.text(|t| t.logout)}
                 </button>
             </div>
         </header>

@@ -1,5 +1,5 @@
-//! The chat pane: header, messages (newest at the bottom, older loaded on
-//! scrolling up), typing line and composer.
+//! The chat pane: header, pinned bar, messages (newest at the bottom, older
+//! loaded on scrolling up), typing line, composer and the chat's dialogs.
 
 use chrono::{Duration, NaiveDate};
 use leptos::html;
@@ -7,10 +7,13 @@ use leptos::prelude::*;
 use shared::dto::messages::MessageDto;
 
 use crate::app::BASE;
-use crate::components::{Avatar, Composer, MessageRow};
+use crate::components::{
+    ChatHeader, Composer, ForwardDialog, GroupSettingsDialog, MessageRow, PinnedBar,
+};
 use crate::i18n::{Strings, use_i18n};
-use crate::state::chat::use_chat;
+use crate::state::chat::{ChatStore, use_chat};
 use crate::time;
+use wasm_bindgen::JsCast;
 
 /// Load older messages when the top is closer than this (px).
 const LOAD_OLDER_MARGIN: i32 = 300;
@@ -26,8 +29,14 @@ pub struct ChatUi {
     pub editing: RwSignal<Option<MessageDto>>,
     /// The last failed action, shown above the composer.
     pub error: RwSignal<Option<String>>,
+    /// A short confirmation (e.g. "Forwarded to Anna"), shown likewise.
+    pub notice: RwSignal<Option<String>>,
     pub composer: NodeRef<html::Textarea>,
     pub scroller: NodeRef<html::Div>,
+    /// The message being forwarded (the forward dialog is open).
+    pub forwarding: RwSignal<Option<MessageDto>>,
+    /// The group settings dialog is open.
+    pub group_settings: RwSignal<bool>,
 }
 
 impl ChatUi {
@@ -35,6 +44,41 @@ impl ChatUi {
         if let Some(textarea) = self.composer.get_untracked() {
             let _ = textarea.focus();
         }
+    }
+
+    /// Scrolls to a message (paging back until it is loaded), focuses it
+    /// and highlights it for a moment: pins and reply quotes.
+    pub fn jump_to(&self, chat: ChatStore, conversation_id: i64, message_id: i64) {
+        let error = self.error;
+        leptos::task::spawn_local(async move {
+            if !chat.reveal(conversation_id, message_id).await {
+                return;
+            }
+            error.set(None);
+            chat.flash.set(Some(message_id));
+            request_animation_frame(move || {
+                let Some(el) = document().get_element_by_id(&format!("message-{message_id}"))
+                else {
+                    return;
+                };
+                let options = web_sys::ScrollIntoViewOptions::new();
+                options.set_block(web_sys::ScrollLogicalPosition::Center);
+                el.scroll_into_view_with_scroll_into_view_options(&options);
+                if let Ok(Some(bubble)) = el.query_selector(".message")
+                    && let Ok(bubble) = bubble.dyn_into::<web_sys::HtmlElement>()
+                {
+                    let _ = bubble.focus();
+                }
+            });
+            set_timeout(
+                move || {
+                    if chat.flash.get_untracked() == Some(message_id) {
+                        chat.flash.set(None);
+                    }
+                },
+                std::time::Duration::from_secs(2),
+            );
+        });
     }
 
     /// Shows the newest message.
@@ -79,8 +123,11 @@ pub fn ChatView(id: i64) -> impl IntoView {
         reply_to: RwSignal::new(None),
         editing: RwSignal::new(None),
         error: RwSignal::new(None),
+        notice: RwSignal::new(None),
         composer: NodeRef::new(),
         scroller: NodeRef::new(),
+        forwarding: RwSignal::new(None),
+        group_settings: RwSignal::new(false),
     };
     provide_context(ui);
     let chat = use_chat();
@@ -94,9 +141,9 @@ pub fn ChatView(id: i64) -> impl IntoView {
                 view! {
                     <div class="chat-empty">
                         <a class="icon-button chat__back" href=format!("{BASE}/")
-                            aria-label=move || i18n.t().back_to_list>"←"</a>
+                            aria-label=i18n.text(|t| t.back_to_list)>"←"</a>
                         <p class="chat-empty__text" role="alert">
-                            {move || i18n.t().conversation_missing}
+                            {i18n.text(|t| t.conversation_missing)}
                         </p>
                     </div>
                 }
@@ -104,64 +151,14 @@ pub fn ChatView(id: i64) -> impl IntoView {
         >
             <section class="chat" data-testid="chat" data-conversation-id=id>
                 <ChatHeader id=id />
+                <PinnedBar id=id />
                 <MessageList id=id />
                 <TypingLine id=id />
                 <Composer id=id />
+                <ForwardDialog />
+                <GroupSettingsDialog id=id />
             </section>
         </Show>
-    }
-}
-
-#[component]
-fn ChatHeader(id: i64) -> impl IntoView {
-    let i18n = use_i18n();
-    let chat = use_chat();
-    let name = move || {
-        chat.details
-            .with(|d| d.get(&id).map(|d| d.name.clone()))
-            .or_else(|| {
-                chat.conversations
-                    .with(|l| l.iter().find(|c| c.id == id).map(|c| c.name.clone()))
-            })
-            .unwrap_or_default()
-    };
-    let members = move || {
-        let me = chat.me.get();
-        let you = i18n.t().you;
-        chat.details.with(|d| {
-            d.get(&id)
-                .map(|d| {
-                    let mut names: Vec<String> = d
-                        .members
-                        .iter()
-                        .filter(|m| Some(m.id) != me)
-                        .map(|m| m.name.clone())
-                        .collect();
-                    names.push(you.to_owned());
-                    names.join(", ")
-                })
-                .unwrap_or_default()
-        })
-    };
-    view! {
-        <header class="chat__header">
-            <a
-                class="icon-button chat__back"
-                href=format!("{BASE}/")
-                data-testid="back-to-list"
-                aria-label=move || i18n.t().back_to_list
-                title=move || i18n.t().back_to_list
-            >
-                "←"
-            </a>
-            {move || view! { <Avatar name=name() /> }}
-            <div class="chat__title">
-                <h2 class="chat__name" data-testid="chat-name">{name}</h2>
-                <p class="chat__members" aria-label=move || i18n.t().members_label>
-                    {members}
-                </p>
-            </div>
-        </header>
     }
 }
 
@@ -263,7 +260,7 @@ fn MessageList(id: i64) -> impl IntoView {
             <div
                 class="chat__messages"
                 role="log"
-                aria-label=move || i18n.t().messages_label
+                aria-label=i18n.text(|t| t.messages_label)
                 data-testid="messages"
             >
                 <Show when=has_more>
@@ -279,23 +276,23 @@ fn MessageList(id: i64) -> impl IntoView {
                     </button>
                 </Show>
                 <Show when=move || !loaded()>
-                    <p class="chat__status" role="status">{move || i18n.t().loading}</p>
+                    <p class="chat__status" role="status">{i18n.text(|t| t.loading)}</p>
                 </Show>
                 <Show when=failed>
                     <p class="chat__status chat__status--error" role="alert">
-                        {move || i18n.t().unexpected_error}
+                        {i18n.text(|t| t.unexpected_error)}
                         " "
                         <button
                             type="button"
                             class="button button--secondary"
                             on:click=move |_| chat.load_latest(id)
                         >
-                            {move || i18n.t().retry}
+                            {i18n.text(|t| t.retry)}
                         </button>
                     </p>
                 </Show>
                 <Show when=move || loaded() && !failed() && rows.with(Vec::is_empty)>
-                    <p class="chat__status">{move || i18n.t().empty_chat}</p>
+                    <p class="chat__status">{i18n.text(|t| t.empty_chat)}</p>
                 </Show>
                 // Keyed by id: a changed message updates in place (focus and
                 // hover stay); each row reads its own slice of `rows`.

@@ -58,6 +58,7 @@ pub fn Composer(id: i64) -> impl IntoView {
         }
         sending.set(true);
         ui.error.set(None);
+        ui.notice.set(None);
         if let Some(message) = ui.editing.get_untracked() {
             spawn_local(async move {
                 let result = chat.edit(message.id, content).await;
@@ -186,13 +187,16 @@ pub fn Composer(id: i64) -> impl IntoView {
             <p class="composer__error" role="alert">
                 {move || ui.error.get()}
             </p>
+            <p class="composer__notice" role="status" data-testid="chat-notice">
+                {move || ui.notice.get()}
+            </p>
             <div class="composer__row">
                 <textarea
                     class="composer__input"
                     rows="1"
                     node_ref=ui.composer
-                    aria-label=move || i18n.t().composer_label
-                    placeholder=move || i18n.t().composer_placeholder
+                    aria-label=i18n.text(|t| t.composer_label)
+                    placeholder=i18n.text(|t| t.composer_placeholder)
                     prop:value=move || text.get()
                     on:input=on_input
                     on:keydown=on_keydown

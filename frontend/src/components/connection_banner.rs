@@ -13,7 +13,7 @@ pub fn ConnectionBanner() -> impl IntoView {
     view! {
         <Show when=lost>
             <div class="connection-banner" role="status" data-testid="connection-banner">
-                {move || i18n.t().disconnected}
+                {i18n.text(|t| t.disconnected)}
             </div>
         </Show>
     }

@@ -1,11 +1,11 @@
-//! The left pane: search, "New message", and the conversations, most
-//! recently active first.
+//! The left pane: search, "New message", the archive toggle, and the
+//! conversations, most recently active first.
 
 use leptos::prelude::*;
 use shared::dto::conversations::ConversationSummary;
 
 use crate::app::BASE;
-use crate::components::{Avatar, NewConversationDialog};
+use crate::components::{Avatar, NewConversationDialog, PresenceDot};
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::{activity, use_chat};
 use crate::time;
@@ -17,9 +17,17 @@ pub fn ConversationList() -> impl IntoView {
     let query = RwSignal::new(String::new());
     let dialog_open = RwSignal::new(false);
 
+    let archive = chat.show_archived;
+    let source = move || {
+        if archive.get() {
+            chat.archived
+        } else {
+            chat.conversations
+        }
+    };
     let filtered = Memo::new(move |_| {
         let q = query.with(|q| q.trim().to_lowercase());
-        chat.conversations.with(|list| {
+        source().with(|list| {
             list.iter()
                 .filter(|c| {
                     q.is_empty()
@@ -33,12 +41,21 @@ pub fn ConversationList() -> impl IntoView {
 
     let empty_text = move || {
         let t = i18n.t();
-        if !chat.list_loaded.get() {
-            Some(t.loading)
+        if archive.get() {
+            if !chat.archived_loaded.get() {
+                return Some(t.loading);
+            }
+        } else if !chat.list_loaded.get() {
+            return Some(t.loading);
         } else if chat.list_error.with(Option::is_some) {
-            Some(t.unexpected_error)
-        } else if chat.conversations.with(Vec::is_empty) {
-            Some(t.no_conversations)
+            return Some(t.unexpected_error);
+        }
+        if source().with(Vec::is_empty) {
+            Some(if archive.get() {
+                t.no_archived
+            } else {
+                t.no_conversations
+            })
         } else if filtered.with(Vec::is_empty) {
             Some(t.no_matches)
         } else {
@@ -49,7 +66,32 @@ pub fn ConversationList() -> impl IntoView {
     view! {
         <div class="conversation-list">
             <div class="conversation-list__top">
-                <h2 class="conversation-list__title">{move || i18n.t().conversations_label}</h2>
+                <h2 class="conversation-list__title">
+                    {move || {
+                        if archive.get() {
+                            i18n.t().archived_view
+                        } else {
+                            i18n.t().conversations_label
+                        }
+                    }}
+                </h2>
+                <button
+                    type="button"
+                    class="icon-button conversation-list__archive"
+                    data-testid="archive-toggle"
+                    aria-pressed=move || archive.get().to_string()
+                    aria-label=i18n.text(|t| t.archived_view)
+                    title=i18n.text(|t| t.archived_view)
+                    on:click=move |_| {
+                        let show = !archive.get_untracked();
+                        archive.set(show);
+                        if show {
+                            chat.load_archived();
+                        }
+                    }
+                >
+                    "🗄"
+                </button>
                 <button
                     type="button"
                     class="button button--primary conversation-list__new"
@@ -57,14 +99,14 @@ pub fn ConversationList() -> impl IntoView {
                     on:click=move |_| dialog_open.set(true)
                 >
                     <span aria-hidden="true">"✎"</span>
-                    {move || i18n.t().new_message}
+                    {i18n.text(|t| t.new_message)}
                 </button>
             </div>
             <input
                 class="field__input conversation-list__search"
                 type="search"
-                aria-label=move || i18n.t().search_conversations
-                placeholder=move || i18n.t().search_conversations
+                aria-label=i18n.text(|t| t.search_conversations)
+                placeholder=i18n.text(|t| t.search_conversations)
                 prop:value=move || query.get()
                 on:input=move |ev| query.set(event_target_value(&ev))
             />
@@ -90,8 +132,8 @@ fn item_key(c: &ConversationSummary) -> String {
         .as_ref()
         .map(|m| format!("{}:{}:{}", m.id, m.is_deleted, m.preview));
     format!(
-        "{}|{}|{}|{}|{:?}",
-        c.id, c.name, c.unread_count, c.is_muted, last
+        "{}|{}|{}|{}|{}|{:?}",
+        c.id, c.name, c.unread_count, c.is_muted, c.is_archived, last
     )
 }
 
@@ -123,6 +165,17 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
         }
     };
     let unread_label = move || Strings::fill(i18n.t().unread_count, "n", &unread.to_string());
+    // The other person of a 1:1, for the presence dot.
+    let other = (!summary.is_group)
+        .then(|| {
+            let me = chat.me.get_untracked();
+            summary
+                .members
+                .iter()
+                .find(|m| Some(m.id) != me)
+                .map(|m| m.id)
+        })
+        .flatten();
 
     view! {
         <li class="conversation-item" class:conversation-item--unread={unread > 0}>
@@ -134,7 +187,10 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
                 data-testid="conversation-item"
                 data-conversation-id=id
             >
-                <Avatar name=name.clone() />
+                <span class="avatar-wrap">
+                    <Avatar name=name.clone() />
+                    {other.map(|user_id| view! { <PresenceDot user_id=user_id /> })}
+                </span>
                 <span class="conversation-item__text">
                     <span class="conversation-item__row">
                         <span class="conversation-item__name">{name.clone()}</span>
@@ -151,10 +207,26 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
                                     <span
                                         class="conversation-item__muted"
                                         role="img"
-                                        aria-label=move || i18n.t().muted
-                                        title=move || i18n.t().muted
+                                        data-testid="muted-mark"
+                                        aria-label=i18n.text(|t| t.muted)
+                                        title=i18n.text(|t| t.muted)
                                     >
                                         "🔕"
+                                    </span>
+                                }
+                            })}
+                        {summary
+                            .is_archived
+                            .then(|| {
+                                view! {
+                                    <span
+                                        class="conversation-item__muted"
+                                        role="img"
+                                        data-testid="archived-mark"
+                                        aria-label=i18n.text(|t| t.archived)
+                                        title=i18n.text(|t| t.archived)
+                                    >
+                                        "🗄"
                                     </span>
                                 }
                             })}

@@ -25,7 +25,7 @@ pub fn LanguageSwitcher() -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="lang-switcher" role="group" aria-label=move || i18n.t().language>
+        <div class="lang-switcher" role="group" aria-label=i18n.text(|t| t.language)>
             {options}
         </div>
     }

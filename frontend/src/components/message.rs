@@ -1,5 +1,5 @@
 //! One message: bubble, reply quote, marks, reactions, and its actions
-//! (reply, react, edit, delete) on hover or keyboard focus.
+//! (reply, react, forward, pin, edit, delete) on hover or keyboard focus.
 
 use chrono::{Duration, Utc};
 use leptos::prelude::*;
@@ -58,6 +58,7 @@ pub fn MessageRow(
         })
     });
     let current = move || row.get_untracked().map(|r| r.message);
+    let pinned = move || chat.is_pinned(conversation_id, id);
 
     let fail = move |err: ApiError| {
         leptos::logging::warn!("message action failed: {err}");
@@ -102,7 +103,15 @@ pub fn MessageRow(
     let reply_quote = message.reply_to.clone().map(|reply| {
         let target = reply.id;
         view! {
-            <a class="message__quote" href=format!("#message-{target}")>
+            <a
+                class="message__quote"
+                href=format!("#message-{target}")
+                on:click=move |ev| {
+                    // The original may not be loaded yet: page back to it.
+                    ev.prevent_default();
+                    ui.jump_to(chat, conversation_id, target);
+                }
+            >
                 <span class="message__quote-name">{reply.sender_name.clone()}</span>
                 <span class="message__quote-text">
                     {move || {
@@ -121,7 +130,7 @@ pub fn MessageRow(
         if deleted.get() {
             view! {
                 <p class="message__deleted" data-testid="message-deleted">
-                    {move || i18n.t().deleted_message}
+                    {i18n.text(|t| t.deleted_message)}
                 </p>
             }
             .into_any()
@@ -211,7 +220,7 @@ pub fn MessageRow(
             class="message__actions"
             hidden=move || deleted.get()
             role="group"
-            aria-label=move || i18n.t().message_actions
+            aria-label=i18n.text(|t| t.message_actions)
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
                     picker_open.set(false);
@@ -222,8 +231,8 @@ pub fn MessageRow(
             <button
                 type="button"
                 class="icon-button"
-                aria-label=move || i18n.t().reply
-                title=move || i18n.t().reply
+                aria-label=i18n.text(|t| t.reply)
+                title=i18n.text(|t| t.reply)
                 on:click=move |_| {
                     ui.editing.set(None);
                     ui.reply_to.set(current());
@@ -235,19 +244,43 @@ pub fn MessageRow(
             <button
                 type="button"
                 class="icon-button"
-                aria-label=move || i18n.t().react
-                title=move || i18n.t().react
+                aria-label=i18n.text(|t| t.react)
+                title=i18n.text(|t| t.react)
                 aria-expanded=move || picker_open.get().to_string()
                 on:click=move |_| picker_open.update(|open| *open = !*open)
             >
                 "☺"
             </button>
+            <button
+                type="button"
+                class="icon-button"
+                aria-label=i18n.text(|t| t.forward)
+                title=i18n.text(|t| t.forward)
+                on:click=move |_| ui.forwarding.set(current())
+            >
+                "↪"
+            </button>
+            <button
+                type="button"
+                class="icon-button"
+                aria-label=move || if pinned() { i18n.t().unpin } else { i18n.t().pin }
+                title=move || if pinned() { i18n.t().unpin } else { i18n.t().pin }
+                on:click=move |_| {
+                    spawn_local(async move {
+                        if let Err(err) = chat.toggle_pin(conversation_id, id).await {
+                            fail(err);
+                        }
+                    });
+                }
+            >
+                "📌"
+            </button>
             <Show when=editable>
                 <button
                     type="button"
                     class="icon-button"
-                    aria-label=move || i18n.t().edit
-                    title=move || i18n.t().edit
+                    aria-label=i18n.text(|t| t.edit)
+                    title=i18n.text(|t| t.edit)
                     on:click=move |_| {
                         ui.reply_to.set(None);
                         ui.editing.set(current());
@@ -259,8 +292,8 @@ pub fn MessageRow(
                 <button
                     type="button"
                     class="icon-button"
-                    aria-label=move || i18n.t().delete
-                    title=move || i18n.t().delete
+                    aria-label=i18n.text(|t| t.delete)
+                    title=i18n.text(|t| t.delete)
                     on:click=move |_| confirming.set(true)
                 >
                     "🗑"
@@ -269,7 +302,7 @@ pub fn MessageRow(
             <div
                 class="emoji-picker"
                 role="group"
-                aria-label=move || i18n.t().react
+                aria-label=i18n.text(|t| t.react)
                 hidden=move || !picker_open.get()
             >
                 {emoji_options}
@@ -283,9 +316,9 @@ pub fn MessageRow(
                 <div
                     class="message__confirm"
                     role="group"
-                    aria-label=move || i18n.t().confirm_delete
+                    aria-label=i18n.text(|t| t.confirm_delete)
                 >
-                    <span>{move || i18n.t().confirm_delete}</span>
+                    <span>{i18n.text(|t| t.confirm_delete)}</span>
                     <button
                         type="button"
                         class="button button--danger"
@@ -299,14 +332,14 @@ pub fn MessageRow(
                             });
                         }
                     >
-                        {move || i18n.t().delete}
+                        {i18n.text(|t| t.delete)}
                     </button>
                     <button
                         type="button"
                         class="button button--secondary"
                         on:click=move |_| confirming.set(false)
                     >
-                        {move || i18n.t().cancel}
+                        {i18n.text(|t| t.cancel)}
                     </button>
                 </div>
             }
@@ -325,6 +358,7 @@ pub fn MessageRow(
                 class="message"
                 class:message--mine=mine
                 class:message--deleted=move || deleted.get()
+                class:message--flash=move || chat.flash.get() == Some(id)
                 tabindex="0"
                 data-testid="message"
                 data-message-id=id
@@ -340,17 +374,28 @@ pub fn MessageRow(
                     .is_forwarded
                     .then(|| {
                         view! {
-                            <span class="message__forwarded">
-                                "↪ " {move || i18n.t().forwarded}
+                            <span class="message__forwarded" data-testid="message-forwarded">
+                                "↪ " {i18n.text(|t| t.forwarded)}
                             </span>
                         }
                     })}
                 <div class="message__bubble">
                     {body}
                     <span class="message__meta">
+                        <Show when=move || pinned() && !deleted.get()>
+                            <span
+                                class="message__pinned"
+                                data-testid="message-pinned"
+                                role="img"
+                                aria-label=i18n.text(|t| t.pinned_label)
+                                title=i18n.text(|t| t.pinned_label)
+                            >
+                                "📌"
+                            </span>
+                        </Show>
                         <Show when=move || edited.get()>
                             <span class="message__edited" data-testid="message-edited">
-                                {move || i18n.t().edited}
+                                {i18n.text(|t| t.edited)}
                             </span>
                         </Show>
                         <time

@@ -158,18 +158,18 @@ pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
             <form class="dialog__form" novalidate on:submit=on_submit>
                 <div class="dialog__header">
                     <h2 id="new-conversation-title" class="dialog__title">
-                        {move || i18n.t().new_message}
+                        {i18n.text(|t| t.new_message)}
                     </h2>
                     <button
                         type="button"
                         class="icon-button"
-                        aria-label=move || i18n.t().close
+                        aria-label=i18n.text(|t| t.close)
                         on:click=move |_| open.set(false)
                     >
                         "✕"
                     </button>
                 </div>
-                <ul class="chips" aria-label=move || i18n.t().selected_people>
+                <ul class="chips" aria-label=i18n.text(|t| t.selected_people)>
                     <For
                         each=move || selected.get()
                         key=|u| u.id
@@ -200,7 +200,7 @@ pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
                 </ul>
                 <div class="field">
                     <label class="field__label" for="people-search">
-                        {move || i18n.t().search_people}
+                        {i18n.text(|t| t.search_people)}
                     </label>
                     <input
                         id="people-search"
@@ -241,12 +241,12 @@ pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
                     />
                 </ul>
                 <Show when=move || !searching.get() && visible_results().is_empty()>
-                    <p class="people__empty">{move || i18n.t().no_people}</p>
+                    <p class="people__empty">{i18n.text(|t| t.no_people)}</p>
                 </Show>
                 <Show when=is_group>
                     <div class="field">
                         <label class="field__label" for="group-name">
-                            {move || i18n.t().group_name}
+                            {i18n.text(|t| t.group_name)}
                         </label>
                         <input
                             id="group-name"
@@ -267,7 +267,7 @@ pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
                         class="button button--secondary"
                         on:click=move |_| open.set(false)
                     >
-                        {move || i18n.t().cancel}
+                        {i18n.text(|t| t.cancel)}
                     </button>
                     <button
                         type="submit"

@@ -135,6 +135,53 @@ pub struct Strings {
     pub empty_chat: &'static str,
     pub you: &'static str,
     pub members_label: &'static str,
+    pub settings: &'static str,
+    pub back_to_messages: &'static str,
+    pub notifications_heading: &'static str,
+    pub notify_email_label: &'static str,
+    pub language_hint: &'static str,
+    pub password_heading: &'static str,
+    pub current_password: &'static str,
+    pub new_password: &'static str,
+    pub repeat_password: &'static str,
+    pub password_hint: &'static str,
+    pub change_password_button: &'static str,
+    pub password_changed: &'static str,
+    pub wrong_password: &'static str,
+    pub password_length: &'static str,
+    pub passwords_differ: &'static str,
+    pub too_many_attempts: &'static str,
+    pub saved: &'static str,
+    /// Presence: online now.
+    pub online: &'static str,
+    /// Presence of someone offline; `{when}` is e.g. "5 min temu".
+    pub last_seen: &'static str,
+    pub just_now: &'static str,
+    pub minutes_ago: &'static str,
+    pub hours_ago: &'static str,
+    pub chat_actions: &'static str,
+    pub mute: &'static str,
+    pub unmute: &'static str,
+    pub archive: &'static str,
+    pub unarchive: &'static str,
+    pub leave_group: &'static str,
+    pub confirm_leave: &'static str,
+    pub archived_view: &'static str,
+    /// Mark of an archived conversation.
+    pub archived: &'static str,
+    pub no_archived: &'static str,
+    pub pin: &'static str,
+    pub unpin: &'static str,
+    pub pinned_label: &'static str,
+    pub forward: &'static str,
+    pub forward_title: &'static str,
+    pub forwarded_done: &'static str,
+    pub group_settings: &'static str,
+    pub add_people: &'static str,
+    pub add: &'static str,
+    pub remove_member: &'static str,
+    pub owner: &'static str,
+    pub only_owner: &'static str,
 }
 
 impl Strings {
@@ -178,6 +225,17 @@ impl I18n {
     /// The texts of the current language (tracked).
     pub fn t(&self) -> &'static Strings {
         self.lang().strings()
+    }
+
+    /// One text of the current language, as a reactive view value
+    /// (`aria-label=i18n.text(|t| t.close)`). Every call returns the same
+    /// closure type, so all the texts in views share one copy of the
+    /// rendering code instead of one per text: a large part of the wasm.
+    pub fn text(
+        self,
+        pick: fn(&'static Strings) -> &'static str,
+    ) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+        move || pick(self.t())
     }
 
     /// Switches the language and remembers it.

@@ -126,16 +126,16 @@ pub fn LoginPage() -> impl IntoView {
         <main class="login">
             <section class="login__card" aria-labelledby="login-title">
                 <div class="login__top">
-                    <span class="login__brand">{move || i18n.t().app_name}</span>
+                    <span class="login__brand">{i18n.text(|t| t.app_name)}</span>
                     <LanguageSwitcher />
                 </div>
                 <h1 id="login-title" class="login__title">
-                    {move || i18n.t().login_title}
+                    {i18n.text(|t| t.login_title)}
                 </h1>
                 <form class="login__form" novalidate on:submit=on_submit>
                     <div class="field">
                         <label class="field__label" for="login-email">
-                            {move || i18n.t().email_label}
+                            {i18n.text(|t| t.email_label)}
                         </label>
                         <input
                             class="field__input"
@@ -153,7 +153,7 @@ pub fn LoginPage() -> impl IntoView {
                     </div>
                     <div class="field">
                         <label class="field__label" for="login-password">
-                            {move || i18n.t().password_label}
+                            {i18n.text(|t| t.password_label)}
                         </label>
                         <input
                             class="field__input"

@@ -14,14 +14,11 @@ use crate::i18n::use_i18n;
 use crate::state::auth::use_auth;
 use crate::state::chat::use_chat;
 
-#[component]
-pub fn MessengerPage() -> impl IntoView {
-    let i18n = use_i18n();
+/// Nobody signed in: go to the login page (replacing this entry, so Back
+/// does not bounce between the two), and come back here after signing in.
+pub fn redirect_when_signed_out() {
     let auth = use_auth();
     let navigate = use_navigate();
-
-    // Nobody signed in: go to the login page (replacing this entry, so Back
-    // does not bounce between the two).
     Effect::new(move |_| {
         if auth.is_signed_out() {
             // Come back to a deep link after signing in.
@@ -42,6 +39,13 @@ pub fn MessengerPage() -> impl IntoView {
             );
         }
     });
+}
+
+#[component]
+pub fn MessengerPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let auth = use_auth();
+    redirect_when_signed_out();
 
     let signed_in = move || auth.user.with(Option::is_some);
     let chat = use_chat();
@@ -55,7 +59,7 @@ pub fn MessengerPage() -> impl IntoView {
                 <div class="messenger__body">
                     <aside
                         class="messenger__list"
-                        aria-label=move || i18n.t().conversations_label
+                        aria-label=i18n.text(|t| t.conversations_label)
                     >
                         <ConversationList />
                     </aside>
@@ -74,7 +78,7 @@ pub fn NoChatSelected() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <div class="chat-empty">
-            <p class="chat-empty__text">{move || i18n.t().home_empty}</p>
+            <p class="chat-empty__text">{i18n.text(|t| t.home_empty)}</p>
         </div>
     }
 }
@@ -102,7 +106,7 @@ pub fn ChatRoute() -> impl IntoView {
         None => view! {
             <div class="chat-empty">
                 <p class="chat-empty__text" role="alert">
-                    {move || i18n.t().conversation_missing}
+                    {i18n.text(|t| t.conversation_missing)}
                 </p>
             </div>
         }
@@ -113,7 +117,7 @@ pub fn ChatRoute() -> impl IntoView {
 /// Shown while the session is checked, or when the check failed for a reason
 /// other than "not signed in" (then with a retry button).
 #[component]
-fn SessionPending() -> impl IntoView {
+pub fn SessionPending() -> impl IntoView {
     let i18n = use_i18n();
     let auth = use_auth();
 
@@ -133,7 +137,7 @@ fn SessionPending() -> impl IntoView {
                 fallback=move || {
                     view! {
                         <p class="session-pending__loading" role="status">
-                            {move || i18n.t().loading}
+                            {i18n.text(|t| t.loading)}
                         </p>
                     }
                 }
@@ -146,7 +150,7 @@ fn SessionPending() -> impl IntoView {
                     class="button button--primary"
                     on:click=move |_| auth.refresh()
                 >
-                    {move || i18n.t().retry}
+                    {i18n.text(|t| t.retry)}
                 </button>
             </Show>
         </main>

@@ -1,7 +1,9 @@
 //! One module per route.
 
 mod login;
-mod messenger;
+pub mod messenger;
+mod settings;
 
 pub use login::LoginPage;
 pub use messenger::{ChatRoute, MessengerPage, NoChatSelected};
+pub use settings::SettingsPage;

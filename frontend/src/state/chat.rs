@@ -8,8 +8,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::dto::conversations::{ConversationDetail, ConversationSummary, LastMessage};
-use shared::dto::messages::{MessageDto, ReactionSummary, SendMessage};
+use shared::dto::conversations::{
+    ConversationDetail, ConversationSummary, LastMessage, UpdateConversation, UpdateSettings,
+};
+use shared::dto::messages::{MessageDto, PinDto, ReactionSummary, SendMessage};
+use shared::dto::users::PresenceDto;
 use shared::events::Event;
 
 use crate::api::{self, ApiError};
@@ -72,6 +75,17 @@ pub struct ChatStore {
     pub now: RwSignal<DateTime<Utc>>,
     /// The signed-in user's id.
     pub me: RwSignal<Option<i64>>,
+    /// The caller's archived conversations (loaded when the archive is shown).
+    pub archived: RwSignal<Vec<ConversationSummary>>,
+    pub archived_loaded: RwSignal<bool>,
+    /// The list shows the archive instead of the main list.
+    pub show_archived: RwSignal<bool>,
+    /// Presence of the people on screen, by user id.
+    pub presence: RwSignal<HashMap<i64, PresenceDto>>,
+    /// Pinned messages by conversation id (newest pin first), once loaded.
+    pub pins: RwSignal<HashMap<i64, Vec<PinDto>>>,
+    /// The message just jumped to (highlighted for a moment).
+    pub flash: RwSignal<Option<i64>>,
     /// Unsent composer text per conversation.
     drafts: StoredValue<HashMap<i64, String>>,
     /// Bumped by every list load, so an older answer cannot win.
@@ -92,6 +106,12 @@ impl ChatStore {
             open: RwSignal::new(None),
             now: RwSignal::new(Utc::now()),
             me: RwSignal::new(None),
+            archived: RwSignal::new(Vec::new()),
+            archived_loaded: RwSignal::new(false),
+            show_archived: RwSignal::new(false),
+            presence: RwSignal::new(HashMap::new()),
+            pins: RwSignal::new(HashMap::new()),
+            flash: RwSignal::new(None),
             drafts: StoredValue::new(HashMap::new()),
             list_generation: StoredValue::new(0),
         }
@@ -109,6 +129,11 @@ impl ChatStore {
         self.typing.set(HashMap::new());
         self.drafts.set_value(HashMap::new());
         self.me.set(None);
+        self.archived.set(Vec::new());
+        self.archived_loaded.set(false);
+        self.show_archived.set(false);
+        self.presence.set(HashMap::new());
+        self.pins.set(HashMap::new());
     }
 
     // ---- Loading ---------------------------------------------------------
@@ -118,7 +143,7 @@ impl ChatStore {
         self.list_generation.update_value(|g| *g += 1);
         let generation = self.list_generation.get_value();
         spawn_local(async move {
-            let result = api::all_conversations().await;
+            let result = api::all_conversations(false).await;
             if self.list_generation.get_value() != generation {
                 return;
             }
@@ -142,12 +167,91 @@ impl ChatStore {
                     });
                     self.list_error.set(None);
                     self.list_loaded.set(true);
+                    self.refresh_presence();
                 }
                 Err(err) => {
                     leptos::logging::warn!("loading conversations failed: {err}");
                     self.list_error.set(Some(err));
                     self.list_loaded.set(true);
                 }
+            }
+        });
+    }
+
+    /// (Re)loads the archived conversations.
+    pub fn load_archived(self) {
+        spawn_local(async move {
+            match api::all_conversations(true).await {
+                Ok(page) => {
+                    let mut items = page.items;
+                    sort(&mut items);
+                    self.archived.set(items);
+                    self.archived_loaded.set(true);
+                    self.refresh_presence();
+                }
+                Err(err) => {
+                    leptos::logging::warn!("loading archived conversations failed: {err}");
+                    self.archived_loaded.set(true);
+                }
+            }
+        });
+    }
+
+    /// The list entry of a conversation, main or archived.
+    pub fn summary(self, id: i64) -> Option<ConversationSummary> {
+        self.conversations
+            .with(|l| l.iter().find(|c| c.id == id).cloned())
+            .or_else(|| {
+                self.archived
+                    .with(|l| l.iter().find(|c| c.id == id).cloned())
+            })
+    }
+
+    /// Asks for the presence of the people on screen: the other person of
+    /// every listed 1:1 and the members of loaded conversations.
+    pub fn refresh_presence(self) {
+        let me = self.me.get_untracked();
+        let mut ids: Vec<i64> = Vec::new();
+        let mut add = |id: i64| {
+            if Some(id) != me && !ids.contains(&id) {
+                ids.push(id);
+            }
+        };
+        for list in [self.conversations, self.archived] {
+            list.with_untracked(|l| {
+                for c in l.iter().filter(|c| !c.is_group) {
+                    c.members.iter().for_each(|m| add(m.id));
+                }
+            });
+        }
+        self.details.with_untracked(|d| {
+            for detail in d.values() {
+                detail.members.iter().for_each(|m| add(m.id));
+            }
+        });
+        if ids.is_empty() {
+            return;
+        }
+        spawn_local(async move {
+            match api::presence(&ids).await {
+                Ok(found) => self.presence.update(|p| {
+                    for dto in found {
+                        p.insert(dto.user_id, dto);
+                    }
+                }),
+                Err(err) => leptos::logging::warn!("presence lookup failed: {err}"),
+            }
+        });
+    }
+
+    /// Loads the pinned messages of a conversation.
+    pub fn load_pins(self, id: i64) {
+        spawn_local(async move {
+            match api::pins(id).await {
+                Ok(pins) => self.pins.update(|p| {
+                    p.insert(id, pins);
+                }),
+                Err(err) => leptos::logging::warn!("loading pins of {id} failed: {err}"),
             }
         });
     }
@@ -160,6 +264,9 @@ impl ChatStore {
         if !self.histories.with_untracked(|h| h.contains_key(&id)) {
             self.load_latest(id);
         }
+        if !self.pins.with_untracked(|p| p.contains_key(&id)) {
+            self.load_pins(id);
+        }
     }
 
     pub fn load_detail(self, id: i64) {
@@ -167,9 +274,17 @@ impl ChatStore {
             match api::conversation(id).await {
                 Ok(detail) => {
                     self.missing.update(|m| m.retain(|x| *x != id));
+                    let unknown = self.presence.with_untracked(|p| {
+                        detail.members.iter().any(|m| {
+                            Some(m.id) != self.me.get_untracked() && !p.contains_key(&m.id)
+                        })
+                    });
                     self.details.update(|d| {
                         d.insert(id, detail);
                     });
+                    if unknown {
+                        self.refresh_presence();
+                    }
                 }
                 Err(err) => {
                     leptos::logging::warn!("loading conversation {id} failed: {err}");
@@ -204,6 +319,48 @@ impl ChatStore {
             });
             self.mark_read_if_open(id);
         });
+    }
+
+    /// Makes sure a message is loaded, paging back as far as needed (for
+    /// jumping to a pin or a quoted message); true when it is there.
+    pub async fn reveal(self, id: i64, message_id: i64) -> bool {
+        // A bounded walk: 100 pages of 50 messages.
+        for _ in 0..100 {
+            let (found, more) = self.histories.with_untracked(|h| {
+                h.get(&id).map_or((false, false), |history| {
+                    (
+                        history.items.iter().any(|m| m.id == message_id),
+                        history.has_more,
+                    )
+                })
+            });
+            if found {
+                return true;
+            }
+            if !more {
+                return false;
+            }
+            let before = self
+                .histories
+                .with_untracked(|h| h.get(&id).and_then(|x| x.items.first().map(|m| m.id)));
+            let Ok(page) = api::messages(id, before, PAGE_SIZE).await else {
+                return false;
+            };
+            self.histories.update(|h| {
+                if let Some(history) = h.get_mut(&id) {
+                    let mut older: Vec<MessageDto> = page
+                        .items
+                        .into_iter()
+                        .filter(|m| !history.items.iter().any(|x| x.id == m.id))
+                        .collect();
+                    older.reverse();
+                    older.append(&mut history.items);
+                    history.items = older;
+                    history.has_more = page.has_more;
+                }
+            });
+        }
+        false
     }
 
     /// Loads the page before the oldest loaded message.
@@ -286,6 +443,125 @@ impl ChatStore {
         };
         self.set_reactions(conversation_id, message_id, result.reactions);
         Ok(())
+    }
+
+    /// Changes my mute/archive setting of a conversation; an archived one
+    /// moves from the main list to the archive and back.
+    pub async fn update_settings(self, id: i64, request: UpdateSettings) -> Result<(), ApiError> {
+        let detail = api::update_settings(id, &request).await?;
+        let (muted, archived) = (detail.is_muted, detail.is_archived);
+        self.details.update(|d| {
+            d.insert(id, detail);
+        });
+        let mut summary = self.summary(id);
+        if let Some(s) = summary.as_mut() {
+            s.is_muted = muted;
+            s.is_archived = archived;
+        }
+        self.conversations.update(|l| l.retain(|c| c.id != id));
+        self.archived.update(|l| l.retain(|c| c.id != id));
+        if let Some(s) = summary {
+            let target = if archived {
+                self.archived
+            } else {
+                self.conversations
+            };
+            target.update(|l| {
+                l.push(s);
+                sort(l);
+            });
+        }
+        Ok(())
+    }
+
+    /// Leaves a group.
+    pub async fn leave(self, id: i64) -> Result<(), ApiError> {
+        let Some(me) = self.me.get_untracked() else {
+            return Ok(());
+        };
+        api::remove_member(id, me).await?;
+        self.forget(id);
+        Ok(())
+    }
+
+    /// Renames a group (owner).
+    pub async fn rename(self, id: i64, name: String) -> Result<(), ApiError> {
+        let request = UpdateConversation {
+            name: Some(name),
+            description: None,
+        };
+        let detail = api::update_conversation(id, &request).await?;
+        self.details.update(|d| {
+            d.insert(id, detail);
+        });
+        self.load_list();
+        Ok(())
+    }
+
+    /// Adds people to a group (owner).
+    pub async fn add_members(self, id: i64, user_ids: Vec<i64>) -> Result<(), ApiError> {
+        let detail = api::add_members(id, user_ids).await?;
+        self.details.update(|d| {
+            d.insert(id, detail);
+        });
+        self.load_list();
+        self.refresh_presence();
+        Ok(())
+    }
+
+    /// Removes someone from a group (owner).
+    pub async fn remove_member(self, id: i64, user_id: i64) -> Result<(), ApiError> {
+        api::remove_member(id, user_id).await?;
+        self.details.update(|d| {
+            if let Some(detail) = d.get_mut(&id) {
+                detail.members.retain(|m| m.id != user_id);
+            }
+        });
+        self.load_list();
+        Ok(())
+    }
+
+    /// Pins a message, or unpins it when it is pinned.
+    pub async fn toggle_pin(self, conversation_id: i64, message_id: i64) -> Result<(), ApiError> {
+        if self.is_pinned(conversation_id, message_id) {
+            api::unpin(message_id).await?;
+            self.drop_pin(conversation_id, message_id);
+        } else {
+            let pin = api::pin(message_id).await?;
+            self.add_pin(conversation_id, pin);
+        }
+        Ok(())
+    }
+
+    pub fn is_pinned(self, conversation_id: i64, message_id: i64) -> bool {
+        self.pins.with(|p| {
+            p.get(&conversation_id)
+                .is_some_and(|pins| pins.iter().any(|pin| pin.message.id == message_id))
+        })
+    }
+
+    /// Forwards a message into another conversation of mine.
+    pub async fn forward(self, message_id: i64, conversation_id: i64) -> Result<(), ApiError> {
+        let message = api::forward(message_id, conversation_id).await?;
+        self.upsert_message(message, false);
+        Ok(())
+    }
+
+    fn add_pin(self, conversation_id: i64, pin: PinDto) {
+        self.pins.update(|p| {
+            if let Some(pins) = p.get_mut(&conversation_id) {
+                pins.retain(|x| x.message.id != pin.message.id);
+                pins.insert(0, pin);
+            }
+        });
+    }
+
+    fn drop_pin(self, conversation_id: i64, message_id: i64) {
+        self.pins.update(|p| {
+            if let Some(pins) = p.get_mut(&conversation_id) {
+                pins.retain(|x| x.message.id != message_id);
+            }
+        });
     }
 
     /// Marks the open conversation read when the page is visible.
@@ -440,10 +716,35 @@ impl ChatStore {
                 }
             }
             Event::ConversationDeleted { conversation_id } => self.forget(conversation_id),
-            // Pins and presence are not shown yet.
-            Event::MessagePinned { .. }
-            | Event::MessageUnpinned { .. }
-            | Event::Presence { .. } => {}
+            Event::MessagePinned {
+                conversation_id, ..
+            } => {
+                // The event names the message only: fetch the pins again.
+                if self
+                    .pins
+                    .with_untracked(|p| p.contains_key(&conversation_id))
+                {
+                    self.load_pins(conversation_id);
+                }
+            }
+            Event::MessageUnpinned {
+                conversation_id,
+                message_id,
+            } => self.drop_pin(conversation_id, message_id),
+            Event::Presence {
+                user_id,
+                online,
+                last_seen,
+            } => self.presence.update(|p| {
+                p.insert(
+                    user_id,
+                    PresenceDto {
+                        user_id,
+                        online,
+                        last_seen,
+                    },
+                );
+            }),
         }
     }
 
@@ -458,9 +759,14 @@ impl ChatStore {
         self.histories
             .update(|h| h.retain(|id, _| Some(*id) == open));
         self.details.update(|d| d.retain(|id, _| Some(*id) == open));
+        self.pins.update(|p| p.retain(|id, _| Some(*id) == open));
         if let Some(id) = open.filter(|id| loaded.contains(id)) {
             self.load_latest(id);
             self.load_detail(id);
+            self.load_pins(id);
+        }
+        if self.archived_loaded.get_untracked() {
+            self.load_archived();
         }
     }
 
@@ -474,6 +780,10 @@ impl ChatStore {
     fn forget(self, id: i64) {
         self.conversations
             .update(|list| list.retain(|c| c.id != id));
+        self.archived.update(|list| list.retain(|c| c.id != id));
+        self.pins.update(|p| {
+            p.remove(&id);
+        });
         self.histories.update(|h| {
             h.remove(&id);
         });
@@ -506,11 +816,28 @@ impl ChatStore {
                 }
             }
         });
+        // A new message brings an archived conversation back (the server
+        // has un-archived it): the main list has it again.
+        let was_archived = self
+            .archived
+            .with_untracked(|list| list.iter().any(|c| c.id == id));
+        if was_archived {
+            self.archived.update(|list| list.retain(|c| c.id != id));
+            self.details.update(|d| {
+                if let Some(detail) = d.get_mut(&id) {
+                    detail.is_archived = false;
+                }
+            });
+        }
         let known = self
             .conversations
             .with_untracked(|list| list.iter().any(|c| c.id == id));
         if !known {
             self.load_list();
+            // Open and on screen (e.g. an archived one that just came back).
+            if is_new && from_other && self.open.get_untracked() == Some(id) {
+                self.mark_read_if_open(id);
+            }
             return;
         }
         let reading = from_other && self.open.get_untracked() == Some(id) && page_visible();
@@ -545,6 +872,14 @@ impl ChatStore {
                 *existing = message;
             }
         });
+        self.pins.update(|p| {
+            if let Some(pin) = p
+                .get_mut(&id)
+                .and_then(|pins| pins.iter_mut().find(|pin| pin.message.id == message.id))
+            {
+                pin.message = message.clone();
+            }
+        });
         self.update_summary(id, |c| {
             if last_id(c) == Some(message.id) {
                 c.last_message = Some(last_message_of(&message));
@@ -553,6 +888,8 @@ impl ChatStore {
     }
 
     fn mark_deleted(self, conversation_id: i64, message_id: i64) {
+        // A deleted message is no longer pinned (the server drops the pin).
+        self.drop_pin(conversation_id, message_id);
         self.histories.update(|h| {
             if let Some(message) = h
                 .get_mut(&conversation_id)

@@ -1,7 +1,7 @@
 //! The one event stream of the app (`EventSource` on
 //! `GET /api/messages/stream`) and the timers of a signed-in session
-//! (heartbeat, typing expiry, the clock for relative times). Events go
-//! straight into the [`ChatStore`].
+//! (heartbeat, presence refresh, typing expiry, the clock for relative
+//! times). Events go straight into the [`ChatStore`].
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -38,6 +38,7 @@ const EVENT_KINDS: [&str; 16] = [
 ];
 
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
+const PRESENCE_EVERY: Duration = Duration::from_secs(60);
 /// When the browser gave up on the stream (e.g. a 401 or 5xx answer), the
 /// next try is ours.
 const RECONNECT_AFTER: Duration = Duration::from_secs(3);
@@ -84,6 +85,10 @@ pub fn start(store: ChatStore) {
         },
         HEARTBEAT_EVERY,
     ) {
+        timers.push(handle);
+    }
+    // Presence of the people on screen; `presence` events update it between.
+    if let Ok(handle) = set_interval_with_handle(move || store.refresh_presence(), PRESENCE_EVERY) {
         timers.push(handle);
     }
     if let Ok(handle) =

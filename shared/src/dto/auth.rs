@@ -1,4 +1,5 @@
-//! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`.
+//! `POST /api/auth/login`, `POST /api/auth/logout`, `GET`/`PATCH /api/auth/me`,
+//! `POST /api/auth/password`.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,4 +18,29 @@ pub struct LoginRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     pub user: UserDto,
+}
+
+/// The languages an account can choose (UI and e-mails).
+pub const LANGUAGES: [&str; 2] = ["pl", "en"];
+
+/// Body of `PATCH /api/auth/me`: the caller's own settings. Absent fields
+/// stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateMe {
+    /// `pl` or `en`: the language of e-mails (and of the web app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// E-mail notifications about new messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_email_messages: Option<bool>,
+}
+
+/// Body of `POST /api/auth/password`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangePassword {
+    pub current_password: String,
+    /// 8 to 256 characters.
+    pub new_password: String,
 }

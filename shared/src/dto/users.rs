@@ -13,6 +13,8 @@ pub struct UserDto {
     pub is_admin: bool,
     /// E-mail notifications about new messages (default on).
     pub notify_email_messages: bool,
+    /// `pl` or `en`: the language of e-mails and of the web app.
+    pub language: String,
     pub created_at: DateTime<Utc>,
 }
 

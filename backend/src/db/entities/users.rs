@@ -31,6 +31,7 @@ impl From<Model> for shared::dto::users::UserDto {
             name: m.name,
             is_admin: m.is_admin,
             notify_email_messages: m.notify_email_messages,
+            language: m.language,
             created_at: m.created_at,
         }
     }
