@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod import;
 pub mod openapi;
 pub mod realtime;
 pub mod routes;

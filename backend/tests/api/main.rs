@@ -11,6 +11,7 @@ mod authz;
 mod cli;
 mod conversations;
 mod health;
+mod import;
 mod messages;
 mod migrations;
 mod openapi;

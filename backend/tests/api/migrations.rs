@@ -5,7 +5,7 @@ use sea_orm::ConnectionTrait;
 
 use crate::helpers::{Db, fresh_db};
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "users",
     "sessions",
     "api_tokens",
@@ -16,6 +16,7 @@ const TABLES: [&str; 10] = [
     "message_pins",
     "message_attachments",
     "email_outbox",
+    "legacy_import_map",
 ];
 
 async fn tables(db: &sea_orm::DatabaseConnection) -> Vec<String> {
