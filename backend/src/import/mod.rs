@@ -72,6 +72,8 @@ pub struct Report {
     /// Attachments whose file could not be copied: "id 3: path (reason)".
     pub missing_files: Vec<String>,
     pub notes: Vec<String>,
+    /// Seconds per phase, in order.
+    pub phase_secs: Vec<(&'static str, f64)>,
     pub elapsed_secs: f64,
 }
 
@@ -121,7 +123,21 @@ impl Report {
         for n in &self.notes {
             let _ = writeln!(s, "Note: {n}");
         }
-        let _ = writeln!(s, "Took {:.1} s.", self.elapsed_secs);
+        let phases: Vec<String> = self
+            .phase_secs
+            .iter()
+            .map(|(name, secs)| format!("{name} {secs:.1}"))
+            .collect();
+        if phases.is_empty() {
+            let _ = writeln!(s, "Took {:.1} s.", self.elapsed_secs);
+        } else {
+            let _ = writeln!(
+                s,
+                "Took {:.1} s ({} s).",
+                self.elapsed_secs,
+                phases.join(", ")
+            );
+        }
         s
     }
 }
@@ -187,15 +203,31 @@ pub async fn run(db: &DatabaseConnection, opts: &Options) -> anyhow::Result<Repo
     if opts.dry_run {
         plan(&mut ctx).await?;
     } else {
+        let mut t = Instant::now();
+        let mut lap = |ctx: &mut Ctx<'_>, name: &'static str| {
+            ctx.report
+                .phase_secs
+                .push((name, t.elapsed().as_secs_f64()));
+            t = Instant::now();
+        };
         import_users(&mut ctx).await?;
+        lap(&mut ctx, "users");
         import_groups(&mut ctx).await?;
+        lap(&mut ctx, "groups");
         import_private(&mut ctx).await?;
+        lap(&mut ctx, "private messages");
         import_group_messages(&mut ctx).await?;
+        lap(&mut ctx, "group messages");
         link_replies(&mut ctx).await?;
+        lap(&mut ctx, "replies");
         import_attachments(&mut ctx).await?;
+        lap(&mut ctx, "attachments");
         read_state(&mut ctx).await?;
+        lap(&mut ctx, "read state");
         summaries(&ctx).await?;
+        lap(&mut ctx, "summaries");
         validate(&mut ctx).await?;
+        lap(&mut ctx, "validation");
     }
     ctx.report.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(ctx.report)
@@ -1041,7 +1073,6 @@ async fn target_count(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64>
 /// Old counts next to what the target holds for them, and every user's
 /// unread total computed by the service's own `unread_counts`.
 async fn validate(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
-    use sea_orm::ExprTrait;
     let src = &ctx.src;
     let missing = src.missing_users().await?.len() as i64;
     let mapped = |kinds: &str, table: &str| {
@@ -1104,38 +1135,45 @@ async fn validate(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
     bar.set_length(user_ids.len() as u64);
     let mut mismatches = Vec::new();
     let (mut old_sum, mut new_sum) = (0i64, 0i64);
-    for uid in &user_ids {
-        let convs: Vec<i64> = members::Entity::find()
+    // The imported conversations (one id each, small next to the messages).
+    let imported: HashSet<i64> = crate::db::entities::legacy_import_map::Entity::find()
+        .select_only()
+        .column(crate::db::entities::legacy_import_map::Column::NewId)
+        .filter(crate::db::entities::legacy_import_map::Column::Kind.is_in([map::PAIR, map::GROUP]))
+        .into_tuple::<i64>()
+        .all(ctx.db)
+        .await?
+        .into_iter()
+        .collect();
+    for chunk in user_ids.chunks(500) {
+        let mut convs: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (uid, conv) in members::Entity::find()
             .select_only()
-            .column(members::Column::ConversationId)
-            .filter(members::Column::UserId.eq(*uid))
-            .filter(
-                members::Column::ConversationId.in_subquery(
-                    Query::select()
-                        .column(crate::db::entities::legacy_import_map::Column::NewId)
-                        .from(crate::db::entities::legacy_import_map::Entity)
-                        .and_where(
-                            Expr::col(crate::db::entities::legacy_import_map::Column::Kind)
-                                .is_in([map::PAIR, map::GROUP]),
-                        )
-                        .take(),
-                ),
-            )
-            .into_tuple::<i64>()
+            .columns([members::Column::UserId, members::Column::ConversationId])
+            .filter(members::Column::UserId.is_in(chunk.iter().copied()))
+            .into_tuple::<(i64, i64)>()
             .all(ctx.db)
-            .await?;
-        let new: i64 = unread_counts(ctx.db, *uid, &convs)
-            .await
-            .map_err(|e| anyhow::anyhow!("unread counts: {e}"))?
-            .values()
-            .sum();
-        let old = old_by_user[uid];
-        old_sum += old;
-        new_sum += new;
-        if old != new {
-            mismatches.push((*uid, old, new));
+            .await?
+        {
+            if imported.contains(&conv) {
+                convs.entry(uid).or_default().push(conv);
+            }
         }
-        bar.inc(1);
+        for uid in chunk {
+            let ids = convs.remove(uid).unwrap_or_default();
+            let new: i64 = unread_counts(ctx.db, *uid, &ids)
+                .await
+                .map_err(|e| anyhow::anyhow!("unread counts: {e}"))?
+                .values()
+                .sum();
+            let old = old_by_user[uid];
+            old_sum += old;
+            new_sum += new;
+            if old != new {
+                mismatches.push((*uid, old, new));
+            }
+            bar.inc(1);
+        }
     }
     bar.finish();
     let emails: HashMap<i64, String> = users::Entity::find()

@@ -14,6 +14,7 @@ mod health;
 mod import;
 mod messages;
 mod migrations;
+mod nginx;
 mod openapi;
 mod pins;
 mod reactions;
