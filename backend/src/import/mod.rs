@@ -533,18 +533,51 @@ async fn import_groups(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A message's stored forms, made exactly as for a message sent today.
+struct Rendered {
+    content: String,
+    html: String,
+    search: String,
+}
+
+impl Rendered {
+    fn new(content: String) -> Self {
+        Self {
+            html: render::to_html(&content),
+            search: render::search_text(&content),
+            content,
+        }
+    }
+}
+
+/// Reads the next page of a source table and renders it on the blocking
+/// pool, so converting one batch overlaps with writing the previous one.
+async fn fetch_rendered<T, F, R>(fetch: F, render_one: R) -> anyhow::Result<(Vec<T>, Vec<Rendered>)>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<Vec<T>>>,
+    R: Fn(&T) -> Rendered + Send + 'static,
+{
+    let rows = fetch.await?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let rendered = rows.iter().map(render_one).collect();
+        (rows, rendered)
+    })
+    .await?)
+}
+
 fn message_model(
     conversation_id: i64,
     sender_id: Option<i64>,
-    content: String,
+    r: Rendered,
     created_at: DateTime<Utc>,
 ) -> conv_messages::ActiveModel {
     conv_messages::ActiveModel {
         conversation_id: Set(conversation_id),
         sender_id: Set(sender_id),
-        content_html: Set(render::to_html(&content)),
-        content_search: Set(render::search_text(&content)),
-        content: Set(content),
+        content_html: Set(r.html),
+        content_search: Set(r.search),
+        content: Set(r.content),
         reply_to_id: Set(None),
         forwarded_from_id: Set(None),
         client_id: Set(None),
@@ -592,17 +625,32 @@ async fn import_private(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
     bar.set_position(map::count(ctx.db, &[map::PM]).await?.max(0) as u64);
     // Batches commit in id order: everything up to the highest mapped id is in.
     let mut after = map::max_old(ctx.db, map::PM).await?.unwrap_or(0);
+    let size = ctx.opts.batch_size;
+    let page = |src: Source, after: i64| {
+        tokio::spawn(async move {
+            fetch_rendered(
+                src.private_messages(after, size),
+                |m: &source::OldPrivate| {
+                    Rendered::new(private_content(m.subject.as_deref(), &m.content))
+                },
+            )
+            .await
+        })
+    };
+    let mut next = page(ctx.src.clone(), after);
     loop {
-        let rows = ctx.src.private_messages(after, ctx.opts.batch_size).await?;
+        let (rows, rendered) = next.await??;
         let Some(last) = rows.last() else { break };
         after = last.id;
+        next = page(ctx.src.clone(), after);
         let n = rows.len() as u64;
         let txn = ctx.db.begin().await?;
         let done = map::lookup(&txn, map::PM, rows.iter().map(|m| m.id)).await?;
-        let rows: Vec<_> = rows
+        let (rows, rendered): (Vec<_>, Vec<_>) = rows
             .into_iter()
-            .filter(|m| !done.contains_key(&m.id))
-            .collect();
+            .zip(rendered)
+            .filter(|(m, _)| !done.contains_key(&m.id))
+            .unzip();
         for m in &rows {
             if m.sender_id.max(m.recipient_id) >= 1 << 31 || m.sender_id.min(m.recipient_id) < 0 {
                 anyhow::bail!("private message {}: user ids must be 0 to 2^31", m.id);
@@ -615,11 +663,10 @@ async fn import_private(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
         .await?;
         let convs = pair_conversations(&txn, &rows, &umap).await?;
         let mut out = Vec::with_capacity(rows.len());
-        for m in rows {
+        for (m, r) in rows.into_iter().zip(rendered) {
             let conv = convs[&map::pair_key(m.sender_id, m.recipient_id)];
-            let content = private_content(m.subject.as_deref(), &m.content);
             let sender = umap.get(&m.sender_id).copied();
-            out.push((m.id, message_model(conv, sender, content, m.created_at)));
+            out.push((m.id, message_model(conv, sender, r, m.created_at)));
         }
         insert_messages(&txn, map::PM, out).await?;
         ctx.commit(txn).await?;
@@ -720,21 +767,34 @@ async fn import_group_messages(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
     let bar = ctx.bar("group messages", total);
     bar.set_position(map::count(ctx.db, &[map::GM]).await?.max(0) as u64);
     let mut after = map::max_old(ctx.db, map::GM).await?.unwrap_or(0);
+    let size = ctx.opts.batch_size;
+    let page = |src: Source, after: i64| {
+        tokio::spawn(async move {
+            fetch_rendered(
+                src.group_messages(after, size),
+                |m: &source::OldGroupMessage| Rendered::new(html::to_markdown(&m.content)),
+            )
+            .await
+        })
+    };
+    let mut next = page(ctx.src.clone(), after);
     loop {
-        let rows = ctx.src.group_messages(after, ctx.opts.batch_size).await?;
+        let (rows, rendered) = next.await??;
         let Some(last) = rows.last() else { break };
         after = last.id;
+        next = page(ctx.src.clone(), after);
         let n = rows.len() as u64;
         let txn = ctx.db.begin().await?;
         let done = map::lookup(&txn, map::GM, rows.iter().map(|m| m.id)).await?;
-        let rows: Vec<_> = rows
+        let (rows, rendered): (Vec<_>, Vec<_>) = rows
             .into_iter()
-            .filter(|m| !done.contains_key(&m.id))
-            .collect();
+            .zip(rendered)
+            .filter(|(m, _)| !done.contains_key(&m.id))
+            .unzip();
         let umap = users_of(&txn, rows.iter().map(|m| m.sender_id)).await?;
         let groups = map::lookup(&txn, map::GROUP, rows.iter().map(|m| m.group_id)).await?;
         let mut out = Vec::with_capacity(rows.len());
-        for m in rows {
+        for (m, r) in rows.into_iter().zip(rendered) {
             // The group table has a foreign key; a missing group is a bug.
             let Some(&conv) = groups.get(&m.group_id) else {
                 anyhow::bail!(
@@ -743,10 +803,9 @@ async fn import_group_messages(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
                     m.group_id
                 );
             };
-            let content = html::to_markdown(&m.content);
             out.push((
                 m.id,
-                message_model(conv, umap.get(&m.sender_id).copied(), content, m.created_at),
+                message_model(conv, umap.get(&m.sender_id).copied(), r, m.created_at),
             ));
         }
         insert_messages(&txn, map::GM, out).await?;
@@ -948,15 +1007,14 @@ async fn read_state(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
             0,
         );
         let mut after = (0, 0);
+        // Each source page aggregates from its keyset position on: large
+        // pages keep the number of those scans small.
+        let page = ctx.opts.batch_size.max(1000);
         loop {
             let rows = if group {
-                ctx.src
-                    .group_read_states(after, ctx.opts.batch_size)
-                    .await?
+                ctx.src.group_read_states(after, page).await?
             } else {
-                ctx.src
-                    .private_read_states(after, ctx.opts.batch_size)
-                    .await?
+                ctx.src.private_read_states(after, page).await?
             };
             let Some(last) = rows.last() else { break };
             after = (last.user_id, last.key);

@@ -10,6 +10,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, QueryResult, Statement, Value,
 };
 
+#[derive(Clone)]
 pub struct Source {
     pub db: DatabaseConnection,
 }
