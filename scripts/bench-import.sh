@@ -55,8 +55,8 @@ SELECT i, s, r,
        timestamptz '2022-01-01' + i * interval '30 seconds'
 FROM (
   SELECT i,
-         1 + (i * 7919) % $USERS AS s,
-         1 + ((i * 7919) % $USERS + 1 + (i / 3) % 8 * 97) % $USERS AS r
+         1 + (i::bigint * 7919) % $USERS AS s,
+         1 + ((i::bigint * 7919) % $USERS + 1 + (i / 3) % 8 * 97) % $USERS AS r
   FROM generate_series(1, $PM) i
 ) t;
 

@@ -176,6 +176,19 @@ impl Ctx<'_> {
     async fn commit(&mut self, txn: DatabaseTransaction) -> anyhow::Result<()> {
         txn.commit().await?;
         self.batches += 1;
+        // The tables grow from empty faster than autovacuum analyzes them;
+        // without statistics PostgreSQL scans the whole map for every
+        // lookup, and each batch gets slower than the last.
+        if self.batches % 100 == 3
+            && self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
+        {
+            self.db
+                .execute_unprepared(
+                    "ANALYZE legacy_import_map, conv_messages, conversations, \
+                     conversation_members, users",
+                )
+                .await?;
+        }
         if self.opts.stop_after_batches == Some(self.batches) {
             return Err(Interrupted(self.batches).into());
         }
