@@ -12,7 +12,7 @@ export CARGO_BUILD_JOBS ?= 2
 MESSAGING_DEBUG := $(CARGO_TARGET_DIR)/debug/messaging
 MESSAGING_RELEASE := $(CARGO_TARGET_DIR)/release/messaging
 
-.PHONY: run test tools tools-nobrowser services fmt-check clippy test-rust spa e2e bench clean-data
+.PHONY: run test tools tools-nobrowser services fmt-check clippy test-rust spa e2e bench bench-import clean-data
 
 ## make run: build the SPA and the server (release) and start it on the embedded default.
 run: tools-nobrowser spa
@@ -62,6 +62,12 @@ e2e: spa
 bench:
 	cargo bench -p backend --bench api
 	cargo bench -p backend --bench realtime
+	$(MAKE) bench-import
+
+## make bench-import: 1,000,000 old portal messages through import-legacy
+## (time and peak memory; see README, Measurements).
+bench-import:
+	scripts/bench-import.sh
 
 clean-data:
 	rm -rf ./data

@@ -77,3 +77,22 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
     fi
   fi
 fi
+
+# nginx for the test that proxies two instances (backend/tests/api/nginx.rs).
+# Only the binary is wanted: policy-rc.d keeps the package from starting a
+# system nginx on port 80.
+if [ ! -x /usr/sbin/nginx ]; then
+  say "installing Debian's nginx-light (the nginx integration test)"
+  sudo_cmd=()
+  [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+    "${sudo_cmd[@]}" chmod +x "$policy"
+    made_policy=1
+  fi
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light
+  [ "$made_policy" = 0 ] || "${sudo_cmd[@]}" rm -f "$policy"
+fi

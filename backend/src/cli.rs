@@ -55,6 +55,29 @@ pub enum Command {
     /// per check, a non-zero exit code when any failed. Takes the settings
     /// of `serve`.
     Doctor(Box<Settings>),
+    /// Import the old portal's private and group messages (docs/legacy-import.md).
+    ImportLegacy(Box<ImportArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The old portal's PostgreSQL database: postgres://user@host/portal.
+    #[arg(long, env = "LEGACY_DATABASE_URL")]
+    pub source: String,
+    /// Directory of the old attachment files (`stored_filename` is relative to it).
+    #[arg(long)]
+    pub files_dir: Option<std::path::PathBuf>,
+    /// Say what would be imported; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rows read and written per transaction (1–5000).
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: u64,
+    /// Stop after this many committed batches, as if killed (tests).
+    #[arg(long, hide = true)]
+    pub stop_after_batches: Option<u64>,
+    #[command(flatten)]
+    pub db: DbSettings,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -222,7 +245,32 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ImportLegacy(args) => import_legacy(*args).await,
     }
+}
+
+async fn import_legacy(args: ImportArgs) -> anyhow::Result<()> {
+    // A dry run must not even migrate the target.
+    let conn = if args.dry_run {
+        open_db(&args.db).await?
+    } else {
+        open_migrated(&args.db).await?
+    };
+    let opts = crate::import::Options {
+        source_url: args.source,
+        files_dir: args.files_dir,
+        data_dir: args.db.data_dir.clone(),
+        dry_run: args.dry_run,
+        batch_size: args.batch_size,
+        stop_after_batches: args.stop_after_batches,
+        progress: true,
+    };
+    let report = crate::import::run(&conn, &opts).await?;
+    print!("{}", report.render());
+    if !report.ok() {
+        anyhow::bail!("the import does not match the old data (see the table above)");
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

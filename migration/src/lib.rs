@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial;
 mod m20261128_000002_link_preview_cache;
 mod m20261128_000003_notify;
+mod m20261128_000005_legacy_import;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261128_000002_link_preview_cache::Migration),
             Box::new(m20261128_000003_notify::Migration),
+            Box::new(m20261128_000005_legacy_import::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@ use sea_orm::ConnectionTrait;
 
 use crate::helpers::{Db, fresh_db};
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "users",
     "sessions",
     "api_tokens",
@@ -18,6 +18,7 @@ const TABLES: [&str; 12] = [
     "email_outbox",
     "link_preview_cache",
     "server_secrets",
+    "legacy_import_map",
 ];
 
 async fn tables(db: &sea_orm::DatabaseConnection) -> Vec<String> {

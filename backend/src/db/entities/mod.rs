@@ -6,6 +6,7 @@ pub mod conv_messages;
 pub mod conversation_members;
 pub mod conversations;
 pub mod email_outbox;
+pub mod legacy_import_map;
 pub mod link_preview_cache;
 pub mod message_attachments;
 pub mod message_pins;
