@@ -1,101 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { type Page } from '@playwright/test';
 
 import { expect, test } from '../fixtures';
 import { ServerInfo } from '../server-info';
+import { composer, createConversation, messageWith, openSession, sendViaApi } from '../session';
 import { TestUser, createUser, signIn } from '../users';
 
 const SCREENSHOTS = join(__dirname, '..', 'screenshots');
 mkdirSync(SCREENSHOTS, { recursive: true });
 const CHAT_URL = /\/wiadomosci\/(\d+)$/;
 
-interface OtherUser {
-  context: BrowserContext;
-  page: Page;
-  /** Closes the context and fails on errors its page threw or logged. */
-  close(): Promise<void>;
-}
-
-/**
- * A second signed-in user in their own browser context. The `pageErrors`
- * fixture watches only the default page, so this one is watched the same way.
- */
-async function otherUser(
-  browser: Browser,
-  user: TestUser,
-  path?: string,
-  options: Parameters<Browser['newContext']>[0] = {},
-): Promise<OtherUser> {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.stack || err.message}`));
-  page.on('console', (msg) => {
-    const fromApi = new URL(msg.location().url || '/', 'http://x').pathname.startsWith('/api/');
-    const handled = fromApi && /status of 4\d\d/.test(msg.text());
-    if (msg.type() === 'error' && !handled) {
-      errors.push(`console.error: ${msg.text()} (${msg.location().url})`);
-    }
-  });
-  await signIn(page, user, path);
-  return {
-    context,
-    page,
-    close: async () => {
-      await context.close();
-      expect(errors, `errors in ${user.name}'s page`).toEqual([]);
-    },
-  };
-}
-
-/** A JSON API call with the page's session cookie (and the Origin the CSRF check wants). */
-async function api<T>(page: Page, server: ServerInfo, method: string, path: string, data?: unknown): Promise<T> {
-  const response = await page.request.fetch(path, {
-    method,
-    data,
-    headers: { Origin: server.baseUrl },
-  });
-  expect(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`).toBe(
-    true,
-  );
-  return (response.status() === 204 ? undefined : await response.json()) as T;
-}
-
-async function userId(page: Page, server: ServerInfo, user: TestUser): Promise<number> {
-  const found = await api<{ items: { id: number; email: string }[] }>(
-    page,
-    server,
-    'GET',
-    `/api/users?q=${encodeURIComponent(user.email)}`,
-  );
-  const entry = found.items.find((u) => u.email === user.email);
-  expect(entry, `${user.email} in the directory`).toBeTruthy();
-  return entry!.id;
-}
-
 /** Creates a 1:1 between the signed-in user of `page` and `other`; returns its id. */
-async function startConversation(page: Page, server: ServerInfo, other: TestUser): Promise<number> {
-  const id = await userId(page, server, other);
-  const detail = await api<{ id: number }>(page, server, 'POST', '/api/conversations', {
-    member_ids: [id],
-  });
-  return detail.id;
-}
-
-async function sendViaApi(page: Page, server: ServerInfo, conversation: number, content: string) {
-  return api<{ id: number }>(page, server, 'POST', `/api/conversations/${conversation}/messages`, {
-    content,
-  });
-}
-
-function composer(page: Page) {
-  return page.getByLabel('Treść wiadomości');
-}
-
-function messageWith(page: Page, text: string) {
-  return page.getByTestId('message').filter({ hasText: text });
+function startConversation(page: Page, server: ServerInfo, other: TestUser): Promise<number> {
+  return createConversation(page, server, [other]);
 }
 
 test('a 1:1 started from the dialog delivers messages, unread badges and read ticks live', async ({
@@ -106,7 +25,7 @@ test('a 1:1 started from the dialog delivers messages, unread badges and read ti
   const anna = await createUser(server, 'Anna Nowak');
   const jan = await createUser(server, 'Jan Kowalski');
   await signIn(page, anna);
-  const janSide = await otherUser(browser, jan);
+  const janSide = await openSession(browser, jan);
 
   // Anna: "Nowa wiadomość" → pick Jan → start.
   await page.getByRole('button', { name: 'Nowa wiadomość' }).click();
@@ -168,7 +87,7 @@ test('reactions toggle and show for the other user live', async ({ page, server,
   const id = await startConversation(page, server, jan);
   await sendViaApi(page, server, id, 'Zareaguj na mnie');
   await page.goto(`/wiadomosci/${id}`);
-  const janSide = await otherUser(browser, jan, `/wiadomosci/${id}`);
+  const janSide = await openSession(browser, jan, `/wiadomosci/${id}`);
 
   const mine = messageWith(page, 'Zareaguj na mnie');
   // Keyboard: focus the message, its actions appear.
@@ -207,7 +126,7 @@ test('editing and deleting own messages reach the other user live', async ({
   await sendViaApi(page, server, id, 'Pierwsza wersja');
   await sendViaApi(page, server, id, 'Do usunięcia');
   await page.goto(`/wiadomosci/${id}`);
-  const janSide = await otherUser(browser, jan, `/wiadomosci/${id}`);
+  const janSide = await openSession(browser, jan, `/wiadomosci/${id}`);
   await expect(messageWith(janSide.page, 'Do usunięcia')).toBeVisible();
 
   const first = messageWith(page, 'Pierwsza wersja');
@@ -238,7 +157,7 @@ test('editing and deleting own messages reach the other user live', async ({
 test('a deep link opens the conversation after signing in', async ({ page, server, browser }) => {
   const anna = await createUser(server, 'Anna Nowak');
   const jan = await createUser(server, 'Jan Kowalski');
-  const annaSide = await otherUser(browser, anna);
+  const annaSide = await openSession(browser, anna);
   const id = await startConversation(annaSide.page, server, jan);
   await sendViaApi(annaSide.page, server, id, 'Link do rozmowy');
   await annaSide.close();
@@ -291,7 +210,7 @@ test('on a phone the list comes first, a chat opens full screen and Back returns
 }) => {
   const anna = await createUser(server, 'Anna Nowak');
   const jan = await createUser(server, 'Jan Kowalski');
-  const phone = await otherUser(browser, anna, undefined, {
+  const phone = await openSession(browser, anna, undefined, {
     viewport: { width: 375, height: 800 },
   });
   const page = phone.page;
