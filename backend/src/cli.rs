@@ -9,7 +9,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::api_tokens;
-use crate::config::{DbSettings, LogSettings, Settings};
+use crate::config::{DbSettings, LogSettings, Settings, StorageSettings};
 use crate::domain::users::{self, NewUser};
 use crate::startup::Application;
 
@@ -78,6 +78,9 @@ pub struct ImportArgs {
     pub stop_after_batches: Option<u64>,
     #[command(flatten)]
     pub db: DbSettings,
+    /// Attachment files go where `serve` keeps them (the same settings).
+    #[command(flatten)]
+    pub storage: StorageSettings,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -256,10 +259,12 @@ async fn import_legacy(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         open_migrated(&args.db).await?
     };
+    let storage = crate::storage::Storage::from_settings(&args.storage, &args.db.data_dir)
+        .map_err(anyhow::Error::msg)?;
     let opts = crate::import::Options {
         source_url: args.source,
         files_dir: args.files_dir,
-        data_dir: args.db.data_dir.clone(),
+        storage,
         dry_run: args.dry_run,
         batch_size: args.batch_size,
         stop_after_batches: args.stop_after_batches,

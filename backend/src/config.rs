@@ -239,28 +239,8 @@ pub struct Settings {
     #[arg(long, env = "ATTACHMENT_RETENTION", default_value = "24h", value_parser = parse_duration)]
     pub attachment_retention: std::time::Duration,
 
-    /// S3-compatible bucket for attachments (several instances share it).
-    /// Default: files under DATA_DIR/attachments.
-    #[arg(long, env = "ATTACHMENTS_S3_BUCKET")]
-    pub attachments_s3_bucket: Option<String>,
-
-    /// Endpoint of an S3-compatible server (MinIO, Ceph…), e.g.
-    /// `https://s3.example.pl`; default: AWS.
-    #[arg(long, env = "ATTACHMENTS_S3_ENDPOINT")]
-    pub attachments_s3_endpoint: Option<String>,
-
-    /// Region of the bucket.
-    #[arg(long, env = "ATTACHMENTS_S3_REGION", default_value = "us-east-1")]
-    pub attachments_s3_region: String,
-
-    /// Access key id for the bucket (with ATTACHMENTS_S3_SECRET_ACCESS_KEY;
-    /// without both, the instance's AWS role is used).
-    #[arg(long, env = "ATTACHMENTS_S3_ACCESS_KEY_ID")]
-    pub attachments_s3_access_key_id: Option<String>,
-
-    /// Secret access key for the bucket.
-    #[arg(long, env = "ATTACHMENTS_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub attachments_s3_secret_access_key: Option<Secret>,
+    #[command(flatten)]
+    pub storage: StorageSettings,
 
     /// Bearer token Prometheus must send to read `GET /metrics` (at least
     /// 16 characters). Unset: /metrics answers 404.
@@ -457,7 +437,7 @@ impl Settings {
         if self.attachment_retention.is_zero() {
             return Err("ATTACHMENT_RETENTION must be longer than 0 s".into());
         }
-        self.s3_config()?;
+        self.storage.s3_config()?;
         Ok(Validated {
             bind,
             secure_cookies: public_url.scheme() == "https",
@@ -469,7 +449,34 @@ impl Settings {
     }
 }
 
-impl Settings {
+/// Where attachment files are kept; shared by `serve` and `import-legacy`.
+#[derive(Debug, Clone, Args)]
+pub struct StorageSettings {
+    /// S3-compatible bucket for attachments (several instances share it).
+    /// Default: files under DATA_DIR/attachments.
+    #[arg(long, env = "ATTACHMENTS_S3_BUCKET")]
+    pub attachments_s3_bucket: Option<String>,
+
+    /// Endpoint of an S3-compatible server (MinIO, Ceph…), e.g.
+    /// `https://s3.example.pl`; default: AWS.
+    #[arg(long, env = "ATTACHMENTS_S3_ENDPOINT")]
+    pub attachments_s3_endpoint: Option<String>,
+
+    /// Region of the bucket.
+    #[arg(long, env = "ATTACHMENTS_S3_REGION", default_value = "us-east-1")]
+    pub attachments_s3_region: String,
+
+    /// Access key id for the bucket (with ATTACHMENTS_S3_SECRET_ACCESS_KEY;
+    /// without both, the instance's AWS role is used).
+    #[arg(long, env = "ATTACHMENTS_S3_ACCESS_KEY_ID")]
+    pub attachments_s3_access_key_id: Option<String>,
+
+    /// Secret access key for the bucket.
+    #[arg(long, env = "ATTACHMENTS_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub attachments_s3_secret_access_key: Option<Secret>,
+}
+
+impl StorageSettings {
     /// The attachment bucket, when ATTACHMENTS_S3_BUCKET is set; an error
     /// names the setting that is wrong or missing.
     pub fn s3_config(&self) -> Result<Option<crate::storage::S3Config>, String> {
@@ -628,7 +635,7 @@ mod attachment_settings_tests {
 
     #[test]
     fn s3_settings_are_checked() {
-        assert!(settings(&[]).s3_config().unwrap().is_none());
+        assert!(settings(&[]).storage.s3_config().unwrap().is_none());
         let s = settings(&[
             "--attachments-s3-bucket",
             "zalaczniki",
@@ -639,14 +646,14 @@ mod attachment_settings_tests {
             "--attachments-s3-secret-access-key",
             "sekret",
         ]);
-        let c = s.s3_config().unwrap().expect("s3");
+        let c = s.storage.s3_config().unwrap().expect("s3");
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!(c.region, "us-east-1");
         assert!(
             !format!("{s:?}").contains("sekret"),
             "the secret stays out of logs"
         );
-        crate::storage::Storage::from_settings(&s).expect("client built");
+        crate::storage::Storage::from_settings(&s.storage, &s.db.data_dir).expect("client built");
 
         for (args, needle) in [
             (

@@ -97,7 +97,7 @@ pub async fn run(settings: &Settings) -> Vec<Check> {
             "SMTP_URL is not set: e-mails are written to the log",
         ),
     });
-    out.push(check("storage", storage(settings)));
+    out.push(check("storage", storage(settings).await));
     out.push(check("web app", web_app(settings)));
     out
 }
@@ -352,8 +352,10 @@ async fn smtp(url: &str) -> Result<String, String> {
     Ok(format!("{shown}: greeted{how} ({greeting}), EHLO accepted"))
 }
 
-/// DATA_DIR exists (or can be made) and a file can be written there.
-fn storage(settings: &Settings) -> Result<String, String> {
+/// DATA_DIR exists (or can be made) and a file can be written there; with
+/// ATTACHMENTS_S3_BUCKET set, an object can also be written to and removed
+/// from the bucket.
+async fn storage(settings: &Settings) -> Result<String, String> {
     let dir = &settings.db.data_dir;
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("DATA_DIR {} cannot be created: {e}", dir.display()))?;
@@ -362,7 +364,27 @@ fn storage(settings: &Settings) -> Result<String, String> {
         .and_then(|()| std::fs::File::open(&probe)?.sync_all());
     let _ = std::fs::remove_file(&probe);
     written.map_err(|e| format!("DATA_DIR {} is not writable: {e}", dir.display()))?;
-    Ok(format!("DATA_DIR {} is writable", dir.display()))
+    let local = format!("DATA_DIR {} is writable", dir.display());
+    let Some(s3) = settings.storage.s3_config()? else {
+        return Ok(local);
+    };
+    let bucket = crate::storage::Storage::s3(&s3)?;
+    let key = format!(".doctor/{}", std::process::id());
+    let probe = async {
+        bucket
+            .put(&key, bytes::Bytes::from_static(b"messaging doctor\n"))
+            .await
+            .map_err(|e| format!("cannot write: {e}"))?;
+        bucket
+            .delete(&key)
+            .await
+            .map_err(|e| format!("cannot delete: {e}"))?;
+        Ok::<_, String>(())
+    };
+    bounded(async { probe.await.map(|()| String::new()) })
+        .await
+        .map_err(|e| format!("S3 bucket {}: {e}", s3.bucket))?;
+    Ok(format!("{local}; S3 bucket {} is writable", s3.bucket))
 }
 
 /// STATIC_DIR holds a built SPA.

@@ -28,9 +28,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use sea_orm::{DatabaseBackend, EntityTrait, PaginatorTrait};
 use shared::Event;
-use tokio::sync::broadcast;
 
-use crate::realtime::bus::{BoxFuture, Envelope, EventBus, Opened};
+use crate::realtime::bus::{BoxFuture, EventBus, Opened, Subscription};
 use crate::state::AppState;
 
 /// `Content-Type` of the Prometheus text format 0.0.4.
@@ -392,7 +391,7 @@ impl EventBus for MeteredBus {
         self.inner.open(user_id, last_event_id)
     }
 
-    fn subscribe(&self, user_id: i64) -> broadcast::Receiver<Arc<Envelope>> {
+    fn subscribe(&self, user_id: i64) -> Subscription {
         self.inner.subscribe(user_id)
     }
 

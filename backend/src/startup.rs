@@ -42,7 +42,8 @@ impl Application {
         let config = settings.validate().map_err(anyhow::Error::msg)?;
         crate::tls::install_crypto_provider();
         let storage =
-            crate::storage::Storage::from_settings(&settings).map_err(anyhow::Error::msg)?;
+            crate::storage::Storage::from_settings(&settings.storage, &settings.db.data_dir)
+                .map_err(anyhow::Error::msg)?;
         let url = settings.db.url();
         let mut db = crate::db::connect(&url, settings.database_max_connections)
             .await

@@ -17,7 +17,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::io::AsyncWriteExt;
 
-use crate::config::Settings;
+use crate::config::StorageSettings;
 
 /// Objects up to this size are written with one request; larger ones are
 /// streamed as a multipart upload (S3 parts must be at least 5 MiB).
@@ -75,10 +75,13 @@ pub struct S3Config {
 impl Storage {
     /// The store the settings ask for: the S3 bucket when
     /// ATTACHMENTS_S3_BUCKET is set, otherwise DATA_DIR/attachments.
-    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
+    pub fn from_settings(
+        settings: &StorageSettings,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, String> {
         match settings.s3_config()? {
             Some(s3) => Self::s3(&s3),
-            None => Self::local(&settings.db.data_dir.join("attachments")),
+            None => Self::local(&data_dir.join("attachments")),
         }
     }
 

@@ -539,21 +539,6 @@ async fn store(
             ));
         }
     }
-    convs::Entity::update_many()
-        .col_expr(convs::Column::LastMessageId, Expr::val(row.id))
-        .col_expr(convs::Column::UpdatedAt, Expr::val(now))
-        .filter(convs::Column::Id.eq(conversation_id))
-        .exec(&txn)
-        .await?;
-    super::notify::queue_new_message(
-        &txn,
-        conversation_id,
-        row.id,
-        user_id,
-        now,
-        st.settings.notify_batch_window(),
-    )
-    .await?;
     // One statement for two rules: a new message brings an archived
     // conversation back to the main list, and what I sent, I have read.
     let me = Expr::col(members::Column::UserId).eq(user_id);
@@ -573,6 +558,25 @@ async fn store(
         )
         .filter(members::Column::ConversationId.eq(conversation_id))
         .filter(members::Column::IsArchived.eq(true).or(me))
+        .exec(&txn)
+        .await?;
+    // Last, the two statements that lock rows every sender of this
+    // conversation needs (the outbox rows of its members, the conversation
+    // row): concurrent sends in one conversation wait for each other only
+    // from here to the commit.
+    super::notify::queue_new_message(
+        &txn,
+        conversation_id,
+        row.id,
+        user_id,
+        now,
+        st.settings.notify_batch_window(),
+    )
+    .await?;
+    convs::Entity::update_many()
+        .col_expr(convs::Column::LastMessageId, Expr::val(row.id))
+        .col_expr(convs::Column::UpdatedAt, Expr::val(now))
+        .filter(convs::Column::Id.eq(conversation_id))
         .exec(&txn)
         .await?;
     txn.commit().await?;

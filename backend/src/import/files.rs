@@ -27,12 +27,13 @@ pub fn source_path(files_dir: &Path, stored_filename: &str) -> Option<PathBuf> {
     Some(files_dir.join(rel))
 }
 
-/// Copies `src` into the attachment storage under `key` (the local store
-/// under DATA_DIR/attachments, as `serve` uses without S3); returns the
+/// Copies `src` into the attachment storage under `key`; returns the
 /// bytes copied.
-pub async fn copy_attachment(data_dir: &Path, key: &str, src: &Path) -> std::io::Result<u64> {
-    let storage = crate::storage::Storage::local(&data_dir.join("attachments"))
-        .map_err(std::io::Error::other)?;
+pub async fn copy_attachment(
+    storage: &crate::storage::Storage,
+    key: &str,
+    src: &Path,
+) -> std::io::Result<u64> {
     let bytes = tokio::fs::read(src).await?;
     let len = bytes.len() as u64;
     storage

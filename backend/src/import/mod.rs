@@ -41,8 +41,9 @@ pub struct Options {
     pub source_url: String,
     /// Where the old attachment files are (`stored_filename` is relative to it).
     pub files_dir: Option<PathBuf>,
-    /// The service's data directory (attachments go under `attachments/`).
-    pub data_dir: PathBuf,
+    /// Where imported attachment files go: the service's configured
+    /// storage (DATA_DIR/attachments or the S3 bucket).
+    pub storage: crate::storage::Storage,
     pub dry_run: bool,
     pub batch_size: u64,
     /// Stop as if killed after this many committed batches (tests of resuming).
@@ -966,7 +967,7 @@ async fn import_attachments(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
                         a.id, a.stored_filename
                     )),
                     Some(src) => {
-                        match files::copy_attachment(&ctx.opts.data_dir, &key, &src).await {
+                        match files::copy_attachment(&ctx.opts.storage, &key, &src).await {
                             Ok(bytes) => size = bytes as i64,
                             Err(e) => ctx.report.missing_files.push(format!(
                                 "id {}: {} ({e})",

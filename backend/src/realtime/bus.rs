@@ -7,28 +7,73 @@ use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use bytestring::ByteString;
 use shared::Event;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 /// An event with the id a client resumes from (`id:` on the wire). An empty
 /// id marks a control event that is not part of the replayable sequence
 /// (a `resync` sent when the bus itself may have missed events).
+///
+/// The event travels as its JSON, serialized once when it is published: a
+/// message to 50 members is 50 frames of the same bytes (`ByteString`
+/// clones share them), never 50 serializations or parses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     pub id: String,
-    pub event: Event,
+    /// The SSE `event:` name (the serde tag of [`Event`]).
+    pub kind: ByteString,
+    /// The event's JSON, exactly as the client receives it in `data:`.
+    pub data: ByteString,
 }
 
 impl Envelope {
-    /// "Refetch: events may have been missed" (no id, never replayed).
-    pub fn resync() -> Self {
+    /// Serializes `event` (the only place an event becomes JSON).
+    pub fn new(id: String, event: &Event) -> Self {
+        let data = serde_json::to_string(event).unwrap_or_else(|e| {
+            // Unreachable for the plain data in `Event`; never a panic.
+            tracing::error!(error = %e, kind = event.kind(), "event not serializable");
+            "{}".into()
+        });
         Self {
-            id: String::new(),
-            event: Event::Resync {},
+            id,
+            kind: ByteString::from_static(event.kind()),
+            data: data.into(),
         }
     }
+
+    /// An event that arrives as JSON (from Redis). The kind is read from
+    /// the leading serde tag, `{"type":"<kind>",…`, which serde writes first
+    /// for the internally tagged `Event`; anything else is parsed in full.
+    pub fn from_json(id: String, data: impl Into<ByteString>) -> Option<Self> {
+        let data: ByteString = data.into();
+        let kind = match tag_of(&data) {
+            Some(kind) => ByteString::from(kind),
+            None => ByteString::from_static(serde_json::from_str::<Event>(&data).ok()?.kind()),
+        };
+        Some(Self { id, kind, data })
+    }
+
+    /// "Refetch: events may have been missed" (no id, never replayed).
+    pub fn resync() -> Self {
+        Self::new(String::new(), &Event::Resync {})
+    }
+
+    /// The event itself, parsed back (tests and internal listeners; the
+    /// stream sends `data` as it is).
+    pub fn event(&self) -> Event {
+        serde_json::from_str(&self.data).unwrap_or(Event::Resync {})
+    }
+}
+
+/// `<kind>` of a JSON text starting `{"type":"<kind>"` (a snake_case name).
+fn tag_of(json: &str) -> Option<&str> {
+    let rest = json.strip_prefix(r#"{"type":""#)?;
+    let (kind, _) = rest.split_once('"')?;
+    (!kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')).then_some(kind)
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -62,19 +107,94 @@ impl std::fmt::Display for StreamId {
     }
 }
 
+/// Live delivery to the local streams of one user: one bounded queue per
+/// stream (a tokio mpsc channel, whose memory grows in blocks of 32 as it
+/// fills, so an idle stream costs a few hundred bytes rather than
+/// `capacity` preallocated slots). A stream whose queue is full is cut off:
+/// it still gets what is queued, then ends, and resumes by `Last-Event-ID`.
+pub struct Fanout {
+    capacity: usize,
+    subs: Vec<Sub>,
+}
+
+struct Sub {
+    tx: mpsc::Sender<Arc<Envelope>>,
+    lagged: Arc<AtomicBool>,
+}
+
+impl Fanout {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            subs: Vec::new(),
+        }
+    }
+
+    pub fn subscribe(&mut self) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.capacity);
+        let lagged = Arc::new(AtomicBool::new(false));
+        self.subs.push(Sub {
+            tx,
+            lagged: lagged.clone(),
+        });
+        Subscription { rx, lagged }
+    }
+
+    /// Queues `env` for every stream; drops streams that went away or are
+    /// too slow (their queue is full).
+    pub fn send(&mut self, env: &Arc<Envelope>) {
+        self.subs.retain(|s| match s.tx.try_send(env.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                s.lagged.store(true, Ordering::Relaxed);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    }
+
+    /// Streams still listening.
+    pub fn receiver_count(&self) -> usize {
+        self.subs.iter().filter(|s| !s.tx.is_closed()).count()
+    }
+}
+
+/// One stream's queue of a user's live events (see [`Fanout`]).
+pub struct Subscription {
+    rx: mpsc::Receiver<Arc<Envelope>>,
+    lagged: Arc<AtomicBool>,
+}
+
+impl Subscription {
+    /// The next envelope. `Lagged` once the queue overflowed and what was
+    /// queued before is consumed; `Closed` when the bus let go.
+    pub async fn recv(&mut self) -> Result<Arc<Envelope>, RecvError> {
+        match self.rx.recv().await {
+            Some(env) => Ok(env),
+            None if self.lagged.load(Ordering::Relaxed) => Err(RecvError::Lagged(1)),
+            None => Err(RecvError::Closed),
+        }
+    }
+
+    /// The next envelope if one is queued (tests).
+    pub fn try_recv(&mut self) -> Result<Arc<Envelope>, mpsc::error::TryRecvError> {
+        self.rx.try_recv()
+    }
+}
+
 /// The live half of an opened stream: a bounded receiver of the user's
 /// events. Envelopes at or below `floor` were already replayed and are
 /// dropped (the subscription starts before the replay is read, so the two
 /// overlap). Whatever `release` holds is dropped after the receiver, so a
 /// bus can notice the last local listener of a user going away.
 pub struct Live {
-    rx: broadcast::Receiver<Arc<Envelope>>,
+    rx: Subscription,
     floor: Option<StreamId>,
     _release: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl Live {
-    pub fn new(rx: broadcast::Receiver<Arc<Envelope>>) -> Self {
+    pub fn new(rx: Subscription) -> Self {
         Self {
             rx,
             floor: None,
@@ -132,7 +252,7 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Live events of one user from now on (tests and internal listeners).
     /// On a shared bus the subscription becomes active shortly after.
-    fn subscribe(&self, user_id: i64) -> broadcast::Receiver<Arc<Envelope>>;
+    fn subscribe(&self, user_id: i64) -> Subscription;
 
     /// Deliveries (event × recipient) the bus could not take so far, e.g.
     /// while Redis was away (for metrics; the clients resync).
@@ -170,27 +290,66 @@ mod tests {
     }
 
     fn env(id: &str, n: i64) -> Arc<Envelope> {
-        Arc::new(Envelope {
-            id: id.into(),
-            event: Event::ConversationCreated { conversation_id: n },
-        })
+        Arc::new(Envelope::new(
+            id.into(),
+            &Event::ConversationCreated { conversation_id: n },
+        ))
     }
 
     #[tokio::test]
     async fn live_drops_what_the_replay_already_gave() {
-        let (tx, rx) = broadcast::channel(8);
-        let mut live = Live::new(rx).skip_through(StreamId::parse("10-1").unwrap());
+        let mut fanout = Fanout::new(8);
+        let mut live = Live::new(fanout.subscribe()).skip_through(StreamId::parse("10-1").unwrap());
         for (id, n) in [("10-0", 1), ("10-1", 2), ("", 3), ("10-2", 4), ("11-0", 5)] {
-            tx.send(env(id, n)).unwrap();
+            fanout.send(&env(id, n));
         }
         let mut got = Vec::new();
         for _ in 0..3 {
-            got.push(live.recv().await.unwrap().event.clone());
+            got.push(live.recv().await.unwrap().event());
         }
         let n = |e: &Event| match e {
             Event::ConversationCreated { conversation_id } => *conversation_id,
             _ => 0,
         };
         assert_eq!(got.iter().map(n).collect::<Vec<_>>(), [3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_cuts_the_stream_off_after_what_it_holds() {
+        let mut fanout = Fanout::new(2);
+        let mut slow = fanout.subscribe();
+        let mut fast = fanout.subscribe();
+        for n in 0..3 {
+            fanout.send(&env("", n));
+            // The fast stream keeps up.
+            assert!(fast.recv().await.is_ok());
+        }
+        assert_eq!(fanout.receiver_count(), 1);
+        assert!(slow.recv().await.is_ok());
+        assert!(slow.recv().await.is_ok());
+        assert!(matches!(slow.recv().await, Err(RecvError::Lagged(_))));
+        drop(fast);
+        assert_eq!(fanout.receiver_count(), 0);
+        fanout.send(&env("", 9));
+        drop(fanout);
+        let mut gone = Fanout::new(2).subscribe();
+        assert!(matches!(gone.recv().await, Err(RecvError::Closed)));
+    }
+
+    #[test]
+    fn envelopes_from_json_read_the_kind_from_the_tag() {
+        let event = Event::ConversationCreated { conversation_id: 9 };
+        let sent = Envelope::new("1-0".into(), &event);
+        assert_eq!(&*sent.kind, "conversation_created");
+        let got = Envelope::from_json("1-0".into(), sent.data.clone()).unwrap();
+        assert_eq!(got, sent);
+        assert_eq!(got.event(), event);
+        // Not in serde's tag-first form: parsed in full, still right.
+        let reordered = r#"{"conversation_id":9,"type":"conversation_created"}"#;
+        let got = Envelope::from_json("1-0".into(), reordered).unwrap();
+        assert_eq!(&*got.kind, "conversation_created");
+        assert_eq!(got.event(), event);
+        assert_eq!(Envelope::from_json("1-0".into(), "not json"), None);
+        assert_eq!(tag_of(r#"{"type":"X\"y"}"#), None);
     }
 }

@@ -1,5 +1,5 @@
 //! In-process event bus (the embedded default, one instance). Per user: a
-//! broadcast channel for live delivery and a ring buffer of recent events
+//! bounded queue per live stream and a ring buffer of recent events
 //! for replay, bounded by count and age, so memory stays bounded. Ids are
 //! one increasing counter, so "after id N" is a plain comparison.
 
@@ -7,12 +7,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::bus::{BoxFuture, Envelope, EventBus, Fanout, Live, Opened, Subscription};
 use shared::Event;
-use tokio::sync::broadcast;
 
-use super::bus::{BoxFuture, Envelope, EventBus, Live, Opened};
-
-/// Events buffered per live subscriber before it counts as too slow.
+/// Events queued per live stream before it counts as too slow.
 pub const CHANNEL_CAPACITY: usize = 256;
 /// Replay window: at most this many events per user …
 pub const REPLAY_MAX_EVENTS: usize = 1_000;
@@ -20,7 +18,7 @@ pub const REPLAY_MAX_EVENTS: usize = 1_000;
 pub const REPLAY_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
 struct UserLog {
-    tx: broadcast::Sender<Arc<Envelope>>,
+    live: Fanout,
     ring: VecDeque<(Instant, u64, Arc<Envelope>)>,
     /// The highest id dropped from the ring: replay from below it is impossible.
     trimmed_up_to: u64,
@@ -29,7 +27,7 @@ struct UserLog {
 impl UserLog {
     fn new() -> Self {
         Self {
-            tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            live: Fanout::new(CHANNEL_CAPACITY),
             ring: VecDeque::new(),
             trimmed_up_to: 0,
         }
@@ -92,7 +90,7 @@ impl Inner {
         let mut forgotten = self.forgotten_up_to;
         self.users.retain(|_, log| {
             log.trim(now);
-            let keep = log.tx.receiver_count() > 0 || !log.ring.is_empty();
+            let keep = log.live.receiver_count() > 0 || !log.ring.is_empty();
             if !keep {
                 forgotten = forgotten.max(log.trimmed_up_to);
             }
@@ -110,16 +108,13 @@ impl EventBus for LocalBus {
             inner.sweep(now);
             inner.next_id += 1;
             let id = inner.next_id;
-            let env = Arc::new(Envelope {
-                id: id.to_string(),
-                event,
-            });
+            let env = Arc::new(Envelope::new(id.to_string(), &event));
             for uid in recipients {
                 let log = inner.users.entry(*uid).or_insert_with(UserLog::new);
                 log.ring.push_back((now, id, env.clone()));
                 log.trim(now);
-                // No receiver is fine: the event waits in the ring for replay.
-                let _ = log.tx.send(env.clone());
+                // No stream is fine: the event waits in the ring for replay.
+                log.live.send(&env);
             }
         })
     }
@@ -129,7 +124,7 @@ impl EventBus for LocalBus {
             let mut inner = self.lock();
             let forgotten = inner.forgotten_up_to;
             let log = inner.users.entry(user_id).or_insert_with(UserLog::new);
-            let live = Live::new(log.tx.subscribe());
+            let live = Live::new(log.live.subscribe());
             let Some(last) = last_event_id else {
                 return Opened {
                     replay: Vec::new(),
@@ -168,13 +163,13 @@ impl EventBus for LocalBus {
         })
     }
 
-    fn subscribe(&self, user_id: i64) -> broadcast::Receiver<Arc<Envelope>> {
+    fn subscribe(&self, user_id: i64) -> Subscription {
         let mut inner = self.lock();
         inner
             .users
             .entry(user_id)
             .or_insert_with(UserLog::new)
-            .tx
+            .live
             .subscribe()
     }
 }
@@ -193,7 +188,7 @@ mod tests {
         let mut a = bus.subscribe(1);
         let mut b = bus.subscribe(2);
         bus.publish(&[1], ev(7)).await;
-        assert_eq!(a.recv().await.unwrap().event, ev(7));
+        assert_eq!(a.recv().await.unwrap().event(), ev(7));
         assert!(b.try_recv().is_err());
     }
 
@@ -206,11 +201,11 @@ mod tests {
         let first = bus.open(1, None).await;
         assert!(first.replay.is_empty() && !first.resync);
         let opened = bus.open(1, Some("1")).await;
-        let got: Vec<Event> = opened.replay.iter().map(|e| e.event.clone()).collect();
+        let got: Vec<Event> = opened.replay.iter().map(|e| e.event()).collect();
         assert_eq!(got, [ev(2), ev(3)]);
         let mut live = opened.live;
         bus.publish(&[1], ev(4)).await;
-        assert_eq!(live.recv().await.unwrap().event, ev(4));
+        assert_eq!(live.recv().await.unwrap().event(), ev(4));
     }
 
     #[tokio::test]

@@ -3,14 +3,16 @@
 //! - Publish: ONE script call (one round trip, atomic) that, for every
 //!   recipient, XADDs the event to `{prefix}user:{id}:stream` (capped at
 //!   ~1,000 entries and 15 minutes; the key expires 20 minutes after the
-//!   last event) and PUBLISHes `{"id": <stream entry id>, "event": …}` on
-//!   `{prefix}user:{id}:events`. Being one script, the entry ids of a user
-//!   are published in id order even when several instances publish at once.
+//!   last event) and PUBLISHes `<stream entry id> <event JSON>` on
+//!   `{prefix}user:{id}:events`. The JSON is made once per event and never
+//!   parsed on the way to the client (see `Envelope`). Being one script,
+//!   the entry ids of a user are published in id order even when several
+//!   instances publish at once.
 //! - Fan-out: ONE subscriber connection per process. A user's channel is
 //!   subscribed when their first local stream opens and unsubscribed when the
 //!   last one closes (a reconciler task compares "has local receivers" with
 //!   "subscribed" and batches SUBSCRIBE/UNSUBSCRIBE); incoming messages are
-//!   routed in memory to one bounded broadcast channel per local user.
+//!   routed in memory to the bounded queue of each local stream of the user.
 //! - Open: subscribe (acknowledged) first, then read the stream after
 //!   `Last-Event-ID`, then live; live envelopes at or below the last replayed
 //!   id are dropped, so there is no gap and no duplicate.
@@ -31,12 +33,11 @@ use std::time::Duration;
 
 use fred::prelude::*;
 use fred::types::Message;
-use serde::Deserialize;
 use shared::Event;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Notify, broadcast, watch};
 
-use super::bus::{BoxFuture, Envelope, EventBus, Live, Opened, StreamId};
+use super::bus::{BoxFuture, Envelope, EventBus, Fanout, Live, Opened, StreamId, Subscription};
 use super::local_bus::CHANNEL_CAPACITY;
 use super::redis::{RedisConn, RedisError, Script};
 
@@ -63,8 +64,7 @@ for i, key in ipairs(KEYS) do
   local ms = tonumber(string.match(id, '^(%d+)-'))
   redis.call('XTRIM', key, 'MINID', '~', string.format('%d', ms - tonumber(ARGV[3])))
   redis.call('PEXPIRE', key, ARGV[4])
-  delivered = delivered + redis.call('PUBLISH', ARGV[4 + i],
-    '{"id":"' .. id .. '","event":' .. ARGV[1] .. '}')
+  delivered = delivered + redis.call('PUBLISH', ARGV[4 + i], id .. ' ' .. ARGV[1])
 end
 return delivered
 "#;
@@ -94,15 +94,8 @@ redis.call('PUBLISH', ARGV[2], 'resync')
 return floor
 "#;
 
-/// What travels on a user's channel.
-#[derive(Deserialize)]
-struct Wire {
-    id: String,
-    event: Event,
-}
-
 struct Route {
-    tx: broadcast::Sender<Arc<Envelope>>,
+    live: Fanout,
     /// True while the channel is subscribed on the current connection.
     ready: watch::Sender<bool>,
     /// A stream listened while the channel was not subscribed: it may have
@@ -113,7 +106,7 @@ struct Route {
 impl Route {
     fn new() -> Self {
         Self {
-            tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            live: Fanout::new(CHANNEL_CAPACITY),
             ready: watch::channel(false).0,
             stale: false,
         }
@@ -196,11 +189,11 @@ impl Inner {
     }
 
     /// A receiver on the user's route (created if needed) and its readiness.
-    fn attach(&self, user_id: i64) -> (broadcast::Receiver<Arc<Envelope>>, watch::Receiver<bool>) {
+    fn attach(&self, user_id: i64) -> (Subscription, watch::Receiver<bool>) {
         let got = {
             let mut routes = lock(&self.routes);
             let r = routes.entry(user_id).or_insert_with(Route::new);
-            (r.tx.subscribe(), r.ready.subscribe())
+            (r.live.subscribe(), r.ready.subscribe())
         };
         self.mark_dirty(user_id);
         got
@@ -211,7 +204,7 @@ impl Inner {
             if *r.ready.borrow() {
                 // Subscribed meanwhile: nothing can be missed any more, but
                 // the caller could not replay: tell the stream.
-                let _ = r.tx.send(Arc::new(Envelope::resync()));
+                r.live.send(&Arc::new(Envelope::resync()));
             } else {
                 r.stale = true;
             }
@@ -220,8 +213,8 @@ impl Inner {
 
     fn resync_all(&self) {
         let env = Arc::new(Envelope::resync());
-        for r in lock(&self.routes).values() {
-            let _ = r.tx.send(env.clone());
+        for r in lock(&self.routes).values_mut() {
+            r.live.send(&env);
         }
     }
 
@@ -237,19 +230,17 @@ impl Inner {
         let Some(text) = msg.value.as_str() else {
             return;
         };
-        let wire: Wire = match serde_json::from_str(&text) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(error = %e, user_id, "unreadable event on the bus");
-                return;
-            }
+        // `<id> <json>`, as the publish script sends it.
+        let Some(env) = text
+            .split_once(' ')
+            .and_then(|(id, json)| Envelope::from_json(id.to_owned(), json))
+        else {
+            tracing::warn!(user_id, "unreadable event on the bus");
+            return;
         };
-        if let Some(r) = lock(&self.routes).get(&user_id) {
-            // No receiver left is fine: the reconciler unsubscribes soon.
-            let _ = r.tx.send(Arc::new(Envelope {
-                id: wire.id,
-                event: wire.event,
-            }));
+        if let Some(r) = lock(&self.routes).get_mut(&user_id) {
+            // No stream left is fine: the reconciler unsubscribes soon.
+            r.live.send(&Arc::new(env));
         }
     }
 
@@ -283,7 +274,9 @@ impl Inner {
             let subscribed = lock(&self.subscribed);
             let mut routes = lock(&self.routes);
             for uid in dirty {
-                let wanted = routes.get(&uid).is_some_and(|r| r.tx.receiver_count() > 0);
+                let wanted = routes
+                    .get(&uid)
+                    .is_some_and(|r| r.live.receiver_count() > 0);
                 match (wanted, subscribed.contains(&uid)) {
                     (true, false) => to_sub.push(uid),
                     (false, true) => {
@@ -303,7 +296,7 @@ impl Inner {
                         {
                             r.ready.send_replace(true);
                             if std::mem::take(&mut r.stale) {
-                                let _ = r.tx.send(Arc::new(Envelope::resync()));
+                                r.live.send(&Arc::new(Envelope::resync()));
                             }
                         }
                     }
@@ -327,7 +320,7 @@ impl Inner {
                         if let Some(r) = routes.get_mut(uid) {
                             r.ready.send_replace(true);
                             if std::mem::take(&mut r.stale) {
-                                let _ = r.tx.send(Arc::new(Envelope::resync()));
+                                r.live.send(&Arc::new(Envelope::resync()));
                             }
                         }
                     }
@@ -349,7 +342,7 @@ impl Inner {
                     for uid in to_unsub {
                         subscribed.remove(&uid);
                         match routes.get(&uid) {
-                            Some(r) if r.tx.receiver_count() > 0 => again.push(uid),
+                            Some(r) if r.live.receiver_count() > 0 => again.push(uid),
                             _ => {
                                 routes.remove(&uid);
                             }
@@ -463,17 +456,11 @@ impl EventBus for RedisBus {
             if users.is_empty() {
                 return;
             }
-            let json = match serde_json::to_string(&event) {
-                Ok(j) => j,
-                Err(e) => {
-                    tracing::error!(error = %e, "event not serializable");
-                    return;
-                }
-            };
+            let json = Envelope::new(String::new(), &event).data;
             let keys = &self.inner.redis.keys;
             let streams: Vec<String> = users.iter().map(|u| keys.stream(*u)).collect();
             let mut args = Vec::with_capacity(users.len() + 4);
-            args.push(json);
+            args.push(json.to_string());
             args.push(REPLAY_MAX_EVENTS.to_string());
             args.push(REPLAY_MAX_AGE.as_millis().to_string());
             args.push(STREAM_KEY_TTL.as_millis().to_string());
@@ -564,12 +551,9 @@ impl EventBus for RedisBus {
                     continue;
                 };
                 through = through.max(id);
-                match serde_json::from_str::<Event>(&pair[1]) {
-                    Ok(event) => replay.push(Arc::new(Envelope {
-                        id: pair[0].clone(),
-                        event,
-                    })),
-                    Err(e) => tracing::warn!(error = %e, "unreadable event in replay; skipped"),
+                match Envelope::from_json(pair[0].clone(), pair[1].as_str()) {
+                    Some(env) => replay.push(Arc::new(env)),
+                    None => tracing::warn!(user_id, "unreadable event in replay; skipped"),
                 }
             }
             Opened {
@@ -580,7 +564,7 @@ impl EventBus for RedisBus {
         })
     }
 
-    fn subscribe(&self, user_id: i64) -> broadcast::Receiver<Arc<Envelope>> {
+    fn subscribe(&self, user_id: i64) -> Subscription {
         self.inner.attach(user_id).0
     }
 

@@ -35,8 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn frame(env: &Envelope) -> sse::Event {
-    let data = serde_json::to_string(&env.event).unwrap_or_else(|_| "{}".into());
-    let data = sse::Data::new(data).event(env.event.kind());
+    let data = sse::Data::new(env.data.clone()).event(env.kind.clone());
     // Control events (a bus-level `resync`) carry no id: the client's
     // Last-Event-ID stays where it was.
     if env.id.is_empty() {
@@ -47,8 +46,7 @@ fn frame(env: &Envelope) -> sse::Event {
 }
 
 fn control(event: &Event) -> sse::Event {
-    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-    sse::Event::Data(sse::Data::new(data).event(event.kind()))
+    frame(&Envelope::new(String::new(), event))
 }
 
 /// Ends the user's session in presence when the stream goes away.

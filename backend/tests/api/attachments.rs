@@ -956,7 +956,7 @@ db_test!(
             .await
             .expect("an event")
             .expect("event");
-        match &ev.event {
+        match &ev.event() {
             shared::Event::MessageEdited { message } => {
                 assert_eq!(message.id, m.id);
                 assert_eq!(

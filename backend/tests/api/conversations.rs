@@ -226,7 +226,7 @@ db_test!(read_marks_exactly_and_never_moves_back, |app| {
     assert_eq!(s.unread_count, 2);
     let ev = rx.recv().await.unwrap();
     assert_eq!(
-        ev.event,
+        ev.event(),
         Event::MessageRead {
             conversation_id: c.id,
             user_id: anna.id,
@@ -306,7 +306,7 @@ db_test!(owner_manages_a_group_and_members_cannot, |app| {
     assert_eq!(d.members.len(), 4);
     let ev = rx.recv().await.unwrap();
     assert_eq!(
-        ev.event,
+        ev.event(),
         Event::MemberAdded {
             conversation_id: g.id,
             user_id: piotr.id

@@ -1,7 +1,8 @@
 //! `messaging doctor` as an operator runs it (the real binary): all checks
 //! pass against the test PostgreSQL and Redis and a real SMTP dialogue; a
 //! wrong Redis port, an unreachable database or a refusing mail server each
-//! give one clear FAIL line and a non-zero exit.
+//! give one clear FAIL line and a non-zero exit; so does an S3 bucket that
+//! refuses writes.
 
 use std::process::{Command, Output};
 
@@ -229,4 +230,71 @@ async fn a_refusing_mail_server_is_one_failed_line() {
         .await
         .unwrap();
     assert_one_failure(&out, "smtp", "554 no service here");
+}
+
+/// An S3-compatible endpoint that refuses every request as AWS does
+/// (403 AccessDenied) after reading it.
+async fn refusing_s3() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut r = BufReader::new(r);
+                let mut line = String::new();
+                let mut length = 0usize;
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; length];
+                tokio::io::AsyncReadExt::read_exact(&mut r, &mut body)
+                    .await
+                    .ok();
+                let xml =
+                    "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+                let reply = format!(
+                    "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                    xml.len()
+                );
+                w.write_all(reply.as_bytes()).await.ok();
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_that_refuses_writes_is_one_failed_storage_line() {
+    let s = setup().await;
+    let port = refusing_s3().await;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = tokio::task::spawn_blocking(move || {
+        run(
+            &s,
+            &[
+                "--attachments-s3-bucket",
+                "zalaczniki",
+                "--attachments-s3-endpoint",
+                &endpoint,
+                "--attachments-s3-access-key-id",
+                "id",
+                "--attachments-s3-secret-access-key",
+                "sekret",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_one_failure(&out, "storage", "S3 bucket zalaczniki");
+    assert!(
+        line(&lines(&out), "storage").contains("403"),
+        "{:#?}",
+        lines(&out)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("sekret"));
 }

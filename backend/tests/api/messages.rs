@@ -75,7 +75,7 @@ db_test!(send_returns_the_full_message_and_publishes_it, |app| {
     assert!(!html.contains("<script"), "{html}");
     assert!(!m.is_deleted && !m.is_forwarded && m.edited_at.is_none());
     let ev = rx.recv().await.unwrap();
-    match &ev.event {
+    match &ev.event() {
         Event::NewMessage { message } => assert_eq!(message.id, m.id),
         other => panic!("unexpected {other:?}"),
     }
@@ -227,7 +227,7 @@ db_test!(edit_own_message_within_24_hours_only, |app| {
     );
     assert!(e.edited_at.is_some());
     assert!(matches!(
-        rx.recv().await.unwrap().event,
+        rx.recv().await.unwrap().event(),
         Event::MessageEdited { .. }
     ));
     // Someone else's message.
@@ -270,7 +270,7 @@ db_test!(
             204
         );
         assert_eq!(
-            rx.recv().await.unwrap().event,
+            rx.recv().await.unwrap().event(),
             Event::MessageDeleted {
                 conversation_id: g.id,
                 message_id: mj.id

@@ -2,14 +2,12 @@
 //! pin first, deleted messages, membership (404 without an existence
 //! leak), the events, and a statement count independent of the pins.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use backend::realtime::bus::Envelope;
+use backend::realtime::bus::Subscription;
 use shared::Event;
 use shared::dto::messages::PinDto;
 use shared::dto::users::UserBrief;
-use tokio::sync::broadcast;
 
 use crate::db_test;
 use crate::helpers::{TestApp, TestUser, assert_problem};
@@ -49,13 +47,12 @@ async fn rows(app: &TestApp) -> i64 {
     app.scalar_i64("SELECT COUNT(*) FROM message_pins").await
 }
 
-async fn next_event(rx: &mut broadcast::Receiver<Arc<Envelope>>) -> Event {
+async fn next_event(rx: &mut Subscription) -> Event {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("an event in time")
         .expect("an event")
-        .event
-        .clone()
+        .event()
 }
 
 fn brief(u: &TestUser) -> Option<UserBrief> {

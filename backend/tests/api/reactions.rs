@@ -2,14 +2,12 @@
 //! no-ops, the allowed emoji, the emoji in the path, membership (404
 //! without an existence leak), deletion, and the `reaction` event.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use backend::realtime::bus::Envelope;
+use backend::realtime::bus::Subscription;
 use serde_json::json;
 use shared::Event;
 use shared::dto::messages::{MessagePage, ReactionSummary, ReactionsDto};
-use tokio::sync::broadcast;
 
 use crate::db_test;
 use crate::helpers::{TestApp, TestUser, assert_problem};
@@ -46,13 +44,12 @@ async fn rows(app: &TestApp) -> i64 {
 
 /// The next event of a subscription (the server publishes before it
 /// answers, so it is there already; the timeout only guards a hang).
-async fn next_event(rx: &mut broadcast::Receiver<Arc<Envelope>>) -> Event {
+async fn next_event(rx: &mut Subscription) -> Event {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("an event in time")
         .expect("an event")
-        .event
-        .clone()
+        .event()
 }
 
 /// A problem body as far as it may not differ between two requests.
