@@ -77,6 +77,7 @@ impl Application {
             storage,
         );
         spawn_presence_sweeper(state.clone());
+        spawn_access_sweeper(state.clone());
         start_link_previews(&mut state)?;
         let mail_worker = crate::jobs::notify::worker::spawn(state.clone());
         crate::jobs::attachments::spawn_cleanup(state.clone());
@@ -158,6 +159,31 @@ fn spawn_presence_sweeper(state: AppState) {
             for change in state.presence.sweep().await {
                 if let Err(e) = crate::domain::presence::announce(&state, change).await {
                     tracing::warn!(error = %e, "presence announcement failed");
+                }
+            }
+        }
+    });
+}
+
+/// Ends the open event streams of users deactivated since they connected
+/// (also by the CLI or on another instance: the database tells): one
+/// statement a second per 500 connected users, none while nobody is.
+fn spawn_access_sweeper(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let users = state.streams.users();
+            for chunk in users.chunks(500) {
+                match users::deactivated_among(&state.db, chunk).await {
+                    Ok(gone) => {
+                        for user_id in gone {
+                            tracing::info!(user_id, "ending the streams of a deactivated user");
+                            state.streams.close_user(user_id);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "checking streamed users failed"),
                 }
             }
         }

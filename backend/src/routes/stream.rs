@@ -67,6 +67,8 @@ struct StreamState {
     queue: VecDeque<sse::Event>,
     live: Live,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Ends the stream when the user loses access (deactivated).
+    access: crate::realtime::streams::Registration,
     _session: SessionGuard,
     _open: crate::metrics::OpenStream,
 }
@@ -116,6 +118,7 @@ async fn stream_events(
         queue,
         live: opened.live,
         shutdown: st.shutdown.subscribe(),
+        access: st.streams.register(user_id),
         _open: st.metrics.stream_opened(),
         _session: SessionGuard { st, user_id },
     };
@@ -127,6 +130,8 @@ async fn stream_events(
             r = s.live.recv() => r,
             // The server is stopping: end the stream; the client reconnects.
             _ = s.shutdown.wait_for(|stopping| *stopping) => return None,
+            // Deactivated meanwhile: nothing more for this client.
+            _ = s.access.closed() => return None,
         };
         match received {
             Ok(env) => {
@@ -164,9 +169,7 @@ async fn stream_events(
 
 #[post("/messages/heartbeat")]
 async fn heartbeat(user: AuthUser, st: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if let Some(change) = st.presence.heartbeat(user.id()).await {
-        domain::announce(&st, change).await?;
-    }
+    domain::heartbeat(&st, user.id()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -182,7 +185,7 @@ async fn typing(
 
 #[get("/users/presence")]
 async fn presence(
-    _user: AuthUser,
+    user: AuthUser,
     req: HttpRequest,
     st: web::Data<AppState>,
 ) -> Result<web::Json<Vec<PresenceDto>>, ApiError> {
@@ -200,5 +203,5 @@ async fn presence(
             ids.push(id);
         }
     }
-    Ok(web::Json(domain::lookup(&st, &ids).await?))
+    Ok(web::Json(domain::lookup(&st, user.id(), &ids).await?))
 }
