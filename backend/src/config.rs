@@ -103,7 +103,7 @@ pub struct Settings {
     #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
 
-    /// Redis URL for the event bus and presence across instances
+    /// Redis URL for the event bus, presence and rate limits across instances
     /// (redis://host:6379). Default: in-process (one instance). While Redis
     /// is away messages are still stored and sent; real-time events of that
     /// time are not replayed (clients are told to refetch).
