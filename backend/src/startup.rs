@@ -165,25 +165,52 @@ fn spawn_presence_sweeper(state: AppState) {
     });
 }
 
-/// Ends the open event streams of users deactivated since they connected
-/// (also by the CLI or on another instance: the database tells): one
-/// statement a second per 500 connected users, none while nobody is.
+/// Ends the open event streams whose access was lost since they connected
+/// — users deactivated, sessions ended (logout, password change), API
+/// tokens revoked or expired — also when that happened in the CLI or on
+/// another instance: the database tells. Every second, one statement per
+/// 500 connected users, sessions or tokens; none while nothing is connected.
 fn spawn_access_sweeper(state: AppState) {
+    use crate::auth::{api_tokens, sessions};
+    use crate::realtime::streams::Credential;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let users = state.streams.users();
-            for chunk in users.chunks(500) {
+            let streams = &state.streams;
+            for chunk in streams.users().chunks(500) {
                 match users::deactivated_among(&state.db, chunk).await {
                     Ok(gone) => {
                         for user_id in gone {
                             tracing::info!(user_id, "ending the streams of a deactivated user");
-                            state.streams.close_user(user_id);
+                            streams.close_user(user_id);
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "checking streamed users failed"),
+                }
+            }
+            let (session_hashes, token_hashes) = streams.credentials();
+            for chunk in session_hashes.chunks(500) {
+                match sessions::ended_among(&state.db, chunk).await {
+                    Ok(gone) => {
+                        for hash in gone {
+                            tracing::info!("ending the streams of an ended session");
+                            streams.close_credential(Credential::Session(hash));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "checking streamed sessions failed"),
+                }
+            }
+            for chunk in token_hashes.chunks(500) {
+                match api_tokens::ended_among(&state.db, chunk).await {
+                    Ok(gone) => {
+                        for hash in gone {
+                            tracing::info!("ending the streams of a revoked API token");
+                            streams.close_credential(Credential::Token(hash));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "checking streamed tokens failed"),
                 }
             }
         }

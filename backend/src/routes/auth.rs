@@ -174,7 +174,7 @@ async fn change_password(
         .map_err(|r| ApiError::rate_limited(r.0))?;
     let keep = match &user.via {
         AuthVia::Session(value) => Some(token::hash(value)),
-        AuthVia::Token => None,
+        AuthVia::Token(_) => None,
     };
     let result =
         users_domain::change_password(&st.db, &user.user, keep, current_password, new_password)

@@ -20,8 +20,10 @@ use shared::dto::users::PresenceDto;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::AuthUser;
+use crate::auth::extractor::AuthVia;
 use crate::domain::presence as domain;
 use crate::error::ApiError;
+use crate::realtime::streams::Credential;
 use crate::realtime::{Envelope, Live};
 use crate::state::AppState;
 
@@ -67,7 +69,8 @@ struct StreamState {
     queue: VecDeque<sse::Event>,
     live: Live,
     shutdown: tokio::sync::watch::Receiver<bool>,
-    /// Ends the stream when the user loses access (deactivated).
+    /// Ends the stream when access is lost (deactivated, logged out, token
+    /// revoked).
     access: crate::realtime::streams::Registration,
     _session: SessionGuard,
     _open: crate::metrics::OpenStream,
@@ -87,6 +90,10 @@ async fn stream_events(
     st: web::Data<AppState>,
 ) -> impl Responder {
     let user_id = user.id();
+    let credential = match &user.via {
+        AuthVia::Session(value) => Credential::Session(crate::auth::token::hash(value)),
+        AuthVia::Token(hash) => Credential::Token(hash.clone()),
+    };
     let last_id = req
         .headers()
         .get("last-event-id")
@@ -118,7 +125,7 @@ async fn stream_events(
         queue,
         live: opened.live,
         shutdown: st.shutdown.subscribe(),
-        access: st.streams.register(user_id),
+        access: st.streams.register(user_id, credential),
         _open: st.metrics.stream_opened(),
         _session: SessionGuard { st, user_id },
     };
@@ -130,7 +137,7 @@ async fn stream_events(
             r = s.live.recv() => r,
             // The server is stopping: end the stream; the client reconnects.
             _ = s.shutdown.wait_for(|stopping| *stopping) => return None,
-            // Deactivated meanwhile: nothing more for this client.
+            // Access lost meanwhile: nothing more for this client.
             _ = s.access.closed() => return None,
         };
         match received {

@@ -690,3 +690,54 @@ rt_test!(
         js.assert_closed(Duration::from_secs(10)).await;
     }
 );
+
+rt_test!(
+    logging_out_or_revoking_a_token_ends_the_streams_it_opened,
+    |app| {
+        let anna = app.user("Anna").await;
+        let jan = app.user("Jan").await;
+        let c = app.conversation(&anna, &[&jan], None).await;
+        // Jan on a second device (another session) and in a script (a token).
+        let laptop = crate::helpers::browser_client();
+        let r = app
+            .login_with(&laptop, "jan@firma.pl", "haslo-testowe-1")
+            .await;
+        assert_eq!(r.status(), 200);
+        let (token_id, token) = app.token_for("jan@firma.pl").await;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        let script = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        let as_jan = |client: reqwest::Client| TestUser {
+            id: jan.id,
+            name: jan.name.clone(),
+            client,
+        };
+        let mut phone_s = stream(&app, &jan, None).await;
+        let mut laptop_s = stream(&app, &as_jan(laptop), None).await;
+        let mut script_s = stream(&app, &as_jan(script), None).await;
+
+        // Logging out on the phone ends the phone's stream only.
+        let r = app.post(&jan, "/api/auth/logout", json!({})).await;
+        assert_eq!(r.status(), 204);
+        phone_s.assert_closed(Duration::from_secs(10)).await;
+        let m = app.send(&anna, c.id, "do laptopa i skryptu").await;
+        for s in [&mut laptop_s, &mut script_s] {
+            let f = s.next_non_presence().await;
+            assert_eq!(f.json()["message"]["id"], m.id);
+        }
+        // Revoking the token (as `messaging token revoke`) ends the script's.
+        backend::auth::api_tokens::revoke(&app.db, jan.id, token_id)
+            .await
+            .unwrap();
+        script_s.assert_closed(Duration::from_secs(10)).await;
+        let m = app.send(&anna, c.id, "tylko do laptopa").await;
+        let f = laptop_s.next_non_presence().await;
+        assert_eq!(f.json()["message"]["id"], m.id);
+    }
+);
