@@ -65,6 +65,10 @@ export default async function globalSetup(): Promise<void> {
     // Every test signs in a few users from 127.0.0.1; the per-account
     // limit (what auth.spec.ts checks) stays at its default.
     LOGIN_MAX_ATTEMPTS_PER_IP: '1000',
+    // The suite sends and creates faster than a person, as the same users.
+    MESSAGES_PER_MINUTE: '10000',
+    MESSAGES_BURST: '10000',
+    CONVERSATIONS_PER_HOUR: '10000',
   };
   delete env.DATABASE_URL;
 

@@ -813,6 +813,11 @@ async fn run(bench_db: &BenchDb) -> anyhow::Result<()> {
         "20",
         "--login-max-attempts-per-ip",
         "100000",
+        // The bench sends far faster than a person.
+        "--messages-per-minute",
+        "1000000",
+        "--messages-burst",
+        "1000000",
     ])?;
     let app = Application::build(settings).await?;
     let base = format!("http://127.0.0.1:{}", app.port());

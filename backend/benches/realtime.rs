@@ -80,6 +80,11 @@ impl Server {
                 &data_dir.display().to_string(),
                 "--database-max-connections",
                 "20",
+                // The load generator sends far faster than a person.
+                "--messages-per-minute",
+                "1000000",
+                "--messages-burst",
+                "1000000",
             ])
             .env("LOG_LEVEL", "warn")
             .stdout(Stdio::piped())

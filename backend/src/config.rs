@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, ValueEnum};
 use url::Url;
 
+/// The window of the login limits.
+pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -100,7 +103,7 @@ pub struct Settings {
     #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
 
-    /// Redis URL for the event bus and presence across instances
+    /// Redis URL for the event bus, presence and rate limits across instances
     /// (redis://host:6379). Default: in-process (one instance). While Redis
     /// is away messages are still stored and sent; real-time events of that
     /// time are not replayed (clients are told to refetch).
@@ -174,6 +177,21 @@ pub struct Settings {
     /// Most members a group may have.
     #[arg(long, env = "MAX_GROUP_MEMBERS", default_value_t = 256)]
     pub max_group_members: usize,
+
+    /// Messages (sent or forwarded) a user may send per minute, sustained;
+    /// see MESSAGES_BURST. More get 429 with Retry-After.
+    #[arg(long, env = "MESSAGES_PER_MINUTE", default_value_t = 120)]
+    pub messages_per_minute: u32,
+
+    /// Messages a user may send at once before MESSAGES_PER_MINUTE applies
+    /// (the bucket refills at that rate).
+    #[arg(long, env = "MESSAGES_BURST", default_value_t = 30)]
+    pub messages_burst: u32,
+
+    /// Conversations a user may create per hour (at most this many at once,
+    /// then one per hour / this). More get 429 with Retry-After.
+    #[arg(long, env = "CONVERSATIONS_PER_HOUR", default_value_t = 60)]
+    pub conversations_per_hour: u32,
 
     /// Link previews: fetch the first http(s) link of each message in the
     /// background and attach its title, description and image (on/off).
@@ -287,6 +305,39 @@ pub struct Validated {
 }
 
 impl Settings {
+    /// MESSAGES_PER_MINUTE with MESSAGES_BURST.
+    pub fn message_rate(&self) -> crate::rate_limit::Rate {
+        crate::rate_limit::Rate::per_minute(self.messages_per_minute, self.messages_burst)
+    }
+
+    /// CONVERSATIONS_PER_HOUR.
+    pub fn conversation_rate(&self) -> crate::rate_limit::Rate {
+        crate::rate_limit::Rate::per(
+            self.conversations_per_hour,
+            std::time::Duration::from_secs(3600),
+        )
+    }
+
+    /// Failed logins per account: LOGIN_MAX_FAILURES_PER_ACCOUNT per 15 min.
+    pub fn login_account_rate(&self) -> crate::rate_limit::Rate {
+        crate::rate_limit::Rate::per(self.login_max_failures_per_account, LOGIN_WINDOW)
+    }
+
+    /// Login attempts per client IP: LOGIN_MAX_ATTEMPTS_PER_IP per 15 min.
+    pub fn login_ip_rate(&self) -> crate::rate_limit::Rate {
+        crate::rate_limit::Rate::per(self.login_max_attempts_per_ip, LOGIN_WINDOW)
+    }
+
+    /// Heartbeats that refresh presence: one per user per sixth of
+    /// PRESENCE_TTL_SECS (10 s by default), so a user stays online however
+    /// the heartbeats of their tabs fall; the others are accepted and ignored.
+    pub fn heartbeat_rate(&self) -> crate::rate_limit::Rate {
+        crate::rate_limit::Rate {
+            burst: 1,
+            every: std::time::Duration::from_secs(self.presence_ttl_secs) / 6,
+        }
+    }
+
     pub fn presence_times(&self) -> crate::realtime::presence::PresenceTimes {
         crate::realtime::presence::PresenceTimes {
             ttl: std::time::Duration::from_secs(self.presence_ttl_secs),
@@ -418,6 +469,19 @@ impl Settings {
         }
         if self.presence_grace_secs > 300 {
             return Err("PRESENCE_GRACE_SECS must be 0 to 300".into());
+        }
+        let rate_ok = |n: u32| (1..=1_000_000).contains(&n);
+        if !rate_ok(self.messages_per_minute) || !rate_ok(self.messages_burst) {
+            return Err("MESSAGES_PER_MINUTE and MESSAGES_BURST must be 1 to 1000000".into());
+        }
+        if !rate_ok(self.conversations_per_hour) {
+            return Err("CONVERSATIONS_PER_HOUR must be 1 to 1000000".into());
+        }
+        if self.max_group_members < 2 {
+            return Err("MAX_GROUP_MEMBERS must be at least 2".into());
+        }
+        if self.max_json_bytes < 1024 {
+            return Err("MAX_JSON_BYTES must be at least 1024".into());
         }
         if self.session_ttl_days == 0 {
             return Err("SESSION_TTL_DAYS must be at least 1".into());

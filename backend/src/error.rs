@@ -81,7 +81,7 @@ impl ApiError {
             retry_after_secs: Some(retry_after_secs.max(1)),
             ..Self::new(
                 ErrorCode::RateLimited,
-                format!("Too many attempts; retry in {} s.", retry_after_secs.max(1)),
+                format!("Too many requests; retry in {} s.", retry_after_secs.max(1)),
             )
         }
     }
@@ -173,6 +173,7 @@ impl From<DomainError> for ApiError {
             DomainError::WrongPassword => {
                 Self::new(ErrorCode::WrongPassword, "The current password is wrong.")
             }
+            DomainError::RateLimited(secs) => Self::rate_limited(secs),
             DomainError::Db(e) => e.into(),
             DomainError::Internal(m) => Self::internal(m),
         }

@@ -13,6 +13,7 @@ pub mod import;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;
+pub mod rate_limit;
 pub mod realtime;
 pub mod routes;
 pub mod security_headers;

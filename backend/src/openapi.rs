@@ -335,14 +335,16 @@ pub struct ValidationFailed(pub Problem);
 )]
 pub struct ReactionRejected(pub Problem);
 
-/// `rate_limited`: too many login attempts from this address or for this
-/// account; retry after the number of seconds in `Retry-After`.
+/// `rate_limited`: too many requests of this kind (login attempts from this
+/// address or for this account, messages or new conversations of this
+/// user); retry after the number of seconds in `Retry-After`. Nothing of
+/// the refused request was done.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
     headers(("Retry-After" = u64, description = "Seconds to wait before retrying.")),
     example = json!({"type": "/problems/rate-limited", "title": "Too many requests",
-        "status": 429, "code": "rate_limited", "detail": "Too many attempts; retry in 60 s."})
+        "status": 429, "code": "rate_limited", "detail": "Too many requests; retry in 60 s."})
 )]
 pub struct RateLimited(pub Problem);
 
@@ -602,7 +604,8 @@ mod conversations {
     /// One other member and no name makes a 1:1 conversation; if the caller
     /// already has one with that user, it is returned with 200 instead of a
     /// second being created. Otherwise a group is created with the caller as
-    /// its owner.
+    /// its owner. A group has at most MAX_GROUP_MEMBERS members (422); a user
+    /// creates at most CONVERSATIONS_PER_HOUR conversations an hour (429).
     #[utoipa::path(
         post,
         path = "/api/conversations",
@@ -619,6 +622,7 @@ mod conversations {
             (status = 413, response = PayloadTooLarge),
             (status = 415, response = UnsupportedMediaType),
             (status = 422, response = ValidationFailed),
+            (status = 429, response = RateLimited),
         )
     )]
     pub(super) fn create() {}
@@ -837,7 +841,10 @@ mod messages {
     /// `content` is Markdown; the answer carries the sanitized `content_html`
     /// rendered by the server. `client_id` (a UUID chosen by the client) makes
     /// the send idempotent: a retry with the same `client_id` returns the first
-    /// message with 200 instead of creating another.
+    /// message with 200 instead of creating another. Content has at most
+    /// 10,000 characters (422). A user sends at most MESSAGES_BURST messages
+    /// at once and MESSAGES_PER_MINUTE a minute after that (429 with
+    /// `Retry-After`; forwarding counts too).
     #[utoipa::path(
         post,
         path = "/api/conversations/{id}/messages",
@@ -856,6 +863,7 @@ mod messages {
             (status = 413, response = PayloadTooLarge),
             (status = 415, response = UnsupportedMediaType),
             (status = 422, response = ValidationFailed),
+            (status = 429, response = RateLimited),
         )
     )]
     pub(super) fn send() {}
@@ -908,7 +916,9 @@ mod messages {
     /// Forward a message
     ///
     /// Copies a message the caller can see into another conversation of
-    /// theirs, marked as forwarded.
+    /// theirs, marked as forwarded. A message or target conversation the
+    /// caller is not a member of answers the same 404 as one that does not
+    /// exist. Counts against the caller's message rate (429).
     #[utoipa::path(
         post,
         path = "/api/messages/{id}/forward",
@@ -927,6 +937,7 @@ mod messages {
             (status = 413, response = PayloadTooLarge),
             (status = 415, response = UnsupportedMediaType),
             (status = 422, response = ValidationFailed),
+            (status = 429, response = RateLimited),
         )
     )]
     pub(super) fn forward() {}
@@ -1111,6 +1122,8 @@ mod stream {
     /// Stay online
     ///
     /// Keeps the caller online for clients that hold no event stream open.
+    /// One heartbeat per user per sixth of PRESENCE_TTL_SECS (10 s by
+    /// default) is taken into account; more are accepted and ignored.
     #[utoipa::path(
         post,
         path = "/api/messages/heartbeat",
@@ -1149,7 +1162,9 @@ mod stream {
     /// Users' presence
     ///
     /// Whether each of 1 to 50 users is online, and when they were last
-    /// seen. Unknown or deactivated users are left out of the answer.
+    /// seen. Only the caller and the people who share a conversation with
+    /// them are answered; anyone else, and unknown or deactivated users, are
+    /// left out of the answer.
     #[utoipa::path(
         get,
         path = "/api/users/presence",

@@ -1,33 +1,30 @@
 //! Shared state of the running server, built once in `startup`.
 
 use std::sync::Arc;
-use std::time::Duration;
-
 use std::sync::atomic::AtomicU64;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::rate_limit::RateLimiter;
 use crate::config::{Settings, Validated};
+use crate::rate_limit::RateLimiter;
 use crate::realtime::presence::Presence;
-use crate::realtime::typing::TypingThrottle;
+use crate::realtime::streams::LocalStreams;
 use crate::realtime::{EventBus, Realtime};
 use crate::storage::Storage;
-
-/// Window of the login rate limits.
-pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub config: Arc<Validated>,
-    pub login_limiter: Arc<RateLimiter>,
+    /// Every rate limit: logins, sending, creating conversations, typing
+    /// and heartbeats (across instances with Redis).
+    pub limiter: Arc<RateLimiter>,
     pub bus: Arc<dyn EventBus>,
     pub presence: Arc<Presence>,
-    /// One typing event per user and conversation per 2 s (across instances
-    /// with Redis).
-    pub typing: Arc<TypingThrottle>,
+    /// The event streams open on this instance, to end those of users
+    /// who lost access.
+    pub streams: Arc<LocalStreams>,
     /// SQL statements run so far (the N+1 guard in tests, metrics later).
     pub db_statements: Arc<AtomicU64>,
     /// Set once when the server is stopping; streams watch it.
@@ -58,14 +55,17 @@ impl AppState {
             db,
             settings: Arc::new(settings),
             config: Arc::new(config),
-            login_limiter: Arc::new(RateLimiter::new(LOGIN_WINDOW)),
+            limiter: Arc::new(match realtime.redis {
+                Some(conn) => RateLimiter::redis(conn),
+                None => RateLimiter::in_process(),
+            }),
             // Publishing counted by event kind.
             bus: Arc::new(crate::metrics::MeteredBus::new(
                 realtime.bus,
                 metrics.clone(),
             )),
             presence: realtime.presence,
-            typing: realtime.typing,
+            streams: Arc::new(LocalStreams::default()),
             db_statements,
             shutdown: tokio::sync::watch::channel(false).0,
             link_previews: crate::jobs::link_preview::LinkPreviews::disabled(),

@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::token;
@@ -68,6 +68,38 @@ pub async fn revoke(db: &impl ConnectionTrait, user_id: i64, id: i64) -> Result<
         am.update(db).await?;
     }
     Ok(())
+}
+
+/// Which of these token hashes no longer authenticate (revoked, expired or
+/// gone): one statement.
+pub async fn ended_among(
+    db: &impl ConnectionTrait,
+    hashes: &[String],
+) -> Result<Vec<String>, DomainError> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = Utc::now();
+    let valid: std::collections::HashSet<String> = api_tokens::Entity::find()
+        .select_only()
+        .column(api_tokens::Column::TokenHash)
+        .filter(api_tokens::Column::TokenHash.is_in(hashes.iter().cloned()))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .filter(
+            api_tokens::Column::ExpiresAt
+                .is_null()
+                .or(api_tokens::Column::ExpiresAt.gt(now)),
+        )
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(hashes
+        .iter()
+        .filter(|h| !valid.contains(*h))
+        .cloned()
+        .collect())
 }
 
 /// The active user behind a bearer token, if it is valid and not revoked.

@@ -18,7 +18,8 @@ use crate::state::AppState;
 pub enum AuthVia {
     /// The cookie value of the session.
     Session(String),
-    Token,
+    /// The SHA-256 hash of the bearer token (as stored).
+    Token(String),
 }
 
 #[derive(Debug, Clone)]
@@ -65,7 +66,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthUser, ApiError> {
         return match api_tokens::user_for(&state.db, &token).await? {
             Some(user) => Ok(AuthUser {
                 user,
-                via: AuthVia::Token,
+                via: AuthVia::Token(super::token::hash(&token)),
             }),
             None => Err(ApiError::unauthenticated()),
         };

@@ -4,6 +4,7 @@
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 
 use super::token;
@@ -68,6 +69,32 @@ pub async fn user_for(
         }
     }
     Ok(Some(user))
+}
+
+/// Which of these session hashes no longer authenticate (logged out,
+/// ended by a password change or deactivation, expired): one statement.
+pub async fn ended_among(
+    db: &impl ConnectionTrait,
+    hashes: &[String],
+) -> Result<Vec<String>, DomainError> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let valid: std::collections::HashSet<String> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::TokenHash)
+        .filter(sessions::Column::TokenHash.is_in(hashes.iter().cloned()))
+        .filter(sessions::Column::ExpiresAt.gt(Utc::now()))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(hashes
+        .iter()
+        .filter(|h| !valid.contains(*h))
+        .cloned()
+        .collect())
 }
 
 /// Ends the session with this cookie value (no error if there is none).

@@ -601,6 +601,11 @@ pub async fn create(
     {
         return reuse_direct(db, existing, user_id).await;
     }
+    // Only a conversation that is really created counts (CONVERSATIONS_PER_HOUR).
+    let key = format!("create_conversation:{user_id}");
+    st.limiter
+        .acquire(&key, st.settings.conversation_rate())
+        .await?;
     let txn = db.begin().await?;
     let inserted = conversations::ActiveModel {
         name: Set(name),

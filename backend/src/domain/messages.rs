@@ -368,6 +368,15 @@ fn parse_client_id(c: Option<String>) -> Result<Option<String>, DomainError> {
     }
 }
 
+/// Counts one message against the sender's MESSAGES_PER_MINUTE /
+/// MESSAGES_BURST allowance (sent and forwarded alike); `RateLimited` when
+/// it is used up. Called after every check, right before storing, so a
+/// refused or invalid request costs nothing of it.
+async fn take_send_allowance(st: &AppState, user_id: i64) -> Result<(), DomainError> {
+    let key = format!("send:{user_id}");
+    Ok(st.limiter.acquire(&key, st.settings.message_rate()).await?)
+}
+
 /// Sends a message. Returns the message and whether it was created now
 /// (false when `client_id` matched an earlier send of the same sender).
 pub async fn send(
@@ -400,6 +409,7 @@ pub async fn send(
     if let Some(rid) = req.reply_to_id {
         require_in_conversation(db, conversation_id, rid, "reply_to_id", true).await?;
     }
+    take_send_allowance(st, user_id).await?;
     let stored = store(
         st,
         user_id,
@@ -737,14 +747,15 @@ pub async fn forward(
 ) -> Result<MessageDto, DomainError> {
     let db = &st.db;
     let msg = live_message_for(db, user_id, message_id).await?;
-    membership(db, target_conversation_id, user_id)
-        .await
-        .map_err(|_| DomainError::invalid("conversation_id", "is not a conversation of yours"))?;
+    // A conversation the caller is not in gets the same 404 as one that
+    // does not exist (and as a message they cannot see).
+    membership(db, target_conversation_id, user_id).await?;
     if msg.content.trim().is_empty() {
         return Err(DomainError::Conflict(
             "messages with only attachments cannot be forwarded yet".into(),
         ));
     }
+    take_send_allowance(st, user_id).await?;
     let row = store(
         st,
         user_id,

@@ -32,8 +32,17 @@ pub enum DomainError {
     /// The current password given to change it does not match.
     #[error("wrong password")]
     WrongPassword,
+    /// Too many of these in a short time; retry after this many seconds.
+    #[error("rate limited: retry after {0} s")]
+    RateLimited(u64),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<crate::rate_limit::RetryAfter> for DomainError {
+    fn from(r: crate::rate_limit::RetryAfter) -> Self {
+        Self::RateLimited(r.0)
+    }
 }
 
 impl DomainError {

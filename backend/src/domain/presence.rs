@@ -60,17 +60,38 @@ pub async fn announce(st: &AppState, change: Change) -> Result<(), DomainError> 
     Ok(())
 }
 
-/// Presence of 1–50 users: one statement and one presence lookup.
-pub async fn lookup(st: &AppState, ids: &[i64]) -> Result<Vec<PresenceDto>, DomainError> {
+/// Presence of 1–50 users as `viewer` may see it: one statement and one
+/// presence lookup. A user sees the presence of themselves and of the
+/// people they share a conversation with (those who hear their `presence`
+/// events); anyone else is left out, like an unknown id.
+pub async fn lookup(
+    st: &AppState,
+    viewer: i64,
+    ids: &[i64],
+) -> Result<Vec<PresenceDto>, DomainError> {
     if ids.is_empty() || ids.len() > MAX_IDS {
         return Err(DomainError::invalid(
             "ids",
             format!("give 1 to {MAX_IDS} user ids"),
         ));
     }
+    let mut mine = Query::select();
+    mine.column(members::Column::ConversationId)
+        .from(members::Entity)
+        .and_where(Expr::col(members::Column::UserId).eq(viewer));
+    let mut contacts = Query::select();
+    contacts
+        .column(members::Column::UserId)
+        .from(members::Entity)
+        .and_where(Expr::col(members::Column::ConversationId).in_subquery(mine));
     let found = users::Entity::find()
         .filter(users::Column::Id.is_in(ids.iter().copied()))
         .filter(users::Column::IsActive.eq(true))
+        .filter(
+            users::Column::Id
+                .eq(viewer)
+                .or(users::Column::Id.in_subquery(contacts)),
+        )
         .all(&st.db)
         .await?;
     let known: Vec<&users::Model> = ids
@@ -90,11 +111,38 @@ pub async fn lookup(st: &AppState, ids: &[i64]) -> Result<Vec<PresenceDto>, Doma
         .collect())
 }
 
+/// One typing event per user and conversation this often.
+pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refreshes the caller's presence; a heartbeat sooner than the throttle
+/// allows (`Settings::heartbeat_rate`) changes nothing and is not an error:
+/// the one before keeps the user online.
+pub async fn heartbeat(st: &AppState, user_id: i64) -> Result<(), DomainError> {
+    let key = format!("heartbeat:{user_id}");
+    if st
+        .limiter
+        .acquire(&key, st.settings.heartbeat_rate())
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    if let Some(change) = st.presence.heartbeat(user_id).await {
+        announce(st, change).await?;
+    }
+    Ok(())
+}
+
 /// Tells the other members that `user_id` is typing, at most once per 2 s
 /// per user and conversation; extra calls are silent no-ops.
 pub async fn typing(st: &AppState, user_id: i64, conversation_id: i64) -> Result<(), DomainError> {
     super::conversations::membership(&st.db, conversation_id, user_id).await?;
-    if !st.typing.allow(user_id, conversation_id).await {
+    let key = format!("typing:{user_id}:{conversation_id}");
+    let rate = crate::rate_limit::Rate {
+        burst: 1,
+        every: TYPING_EVERY,
+    };
+    if st.limiter.acquire(&key, rate).await.is_err() {
         return Ok(());
     }
     let user_name = users::Entity::find_by_id(user_id)

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::DomainError;
@@ -251,6 +251,31 @@ pub async fn deactivate(db: &DatabaseConnection, user_id: i64) -> Result<(), Dom
         .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Which of `ids` are deactivated (or gone): one statement.
+pub async fn deactivated_among(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<i64>, DomainError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let active: std::collections::HashSet<i64> = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::Id.is_in(ids.iter().copied()))
+        .filter(users::Column::IsActive.eq(true))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| !active.contains(id))
+        .collect())
 }
 
 #[cfg(test)]

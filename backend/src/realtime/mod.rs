@@ -1,4 +1,4 @@
-//! Real-time delivery: the event bus, presence and the typing throttle, each
+//! Real-time delivery: the event bus and presence, each
 //! in-process (the embedded default, one instance) or in Redis (REDIS_URL,
 //! any number of instances). The rest of the code sees only the trait and
 //! the enums, never which one runs.
@@ -9,7 +9,7 @@ pub mod presence;
 pub mod redis;
 pub mod redis_bus;
 pub mod redis_presence;
-pub mod typing;
+pub mod streams;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,13 +21,13 @@ use self::presence::{LocalPresence, Presence, PresenceTimes};
 use self::redis::RedisConn;
 use self::redis_bus::RedisBus;
 use self::redis_presence::RedisPresence;
-use self::typing::TypingThrottle;
 
 /// The real-time parts of the application state.
 pub struct Realtime {
     pub bus: Arc<dyn EventBus>,
     pub presence: Arc<Presence>,
-    pub typing: Arc<TypingThrottle>,
+    /// The Redis connection, for the rate limits (None: in-process).
+    pub redis: Option<Arc<RedisConn>>,
 }
 
 impl Realtime {
@@ -35,7 +35,7 @@ impl Realtime {
         Self {
             bus: Arc::new(LocalBus::new()),
             presence: Arc::new(Presence::Local(LocalPresence::new(times))),
-            typing: Arc::new(TypingThrottle::in_process()),
+            redis: None,
         }
     }
 
@@ -54,7 +54,7 @@ impl Realtime {
         Ok(Self {
             bus: Arc::new(RedisBus::start(conn.clone())),
             presence: Arc::new(Presence::Redis(RedisPresence::new(conn.clone(), times))),
-            typing: Arc::new(TypingThrottle::redis(conn)),
+            redis: Some(conn),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The Redis connection behind the shared bus, presence and typing throttle
+//! The Redis connection behind the shared bus, presence and rate limits
 //! (REDIS_URL): one command client and ONE subscriber connection per
 //! process, the key names, and Lua scripts run with EVALSHA.
 //!
@@ -91,8 +91,9 @@ impl Keys {
         format!("{}presence:{user_id}:sessions", self.prefix)
     }
 
-    pub fn typing(&self, user_id: i64, conversation_id: i64) -> String {
-        format!("{}typing:{user_id}:{conversation_id}", self.prefix)
+    /// The state of one rate-limit key (see `rate_limit`).
+    pub fn rate_limit(&self, key: &str) -> String {
+        format!("{}rl:{key}", self.prefix)
     }
 }
 

@@ -68,14 +68,20 @@ async fn login(
         return Err(ApiError::fields(errors));
     }
 
-    let ip_key = format!("ip:{}", client_ip(&req, st.settings.trust_proxy_headers));
-    let account_key = format!("account:{}", users_domain::normalize_email(&email));
-    let limiter = &st.login_limiter;
+    let ip_key = format!(
+        "login:ip:{}",
+        client_ip(&req, st.settings.trust_proxy_headers)
+    );
+    let account_key = format!("login:account:{}", users_domain::normalize_email(&email));
+    let limiter = &st.limiter;
+    let account_rate = st.settings.login_account_rate();
     limiter
-        .check_and_hit(&ip_key, st.settings.login_max_attempts_per_ip)
+        .acquire(&ip_key, st.settings.login_ip_rate())
+        .await
         .map_err(|r| ApiError::rate_limited(r.0))?;
     limiter
-        .check(&account_key, st.settings.login_max_failures_per_account)
+        .check(&account_key, account_rate)
+        .await
         .map_err(|r| ApiError::rate_limited(r.0))?;
 
     // Over-long passwords are refused without hashing them (no CPU bomb),
@@ -90,7 +96,7 @@ async fn login(
     let user = match user {
         Some(u) if ok && u.is_active => u,
         _ => {
-            limiter.hit(&account_key);
+            limiter.hit(&account_key, account_rate).await;
             tracing::info!(account = %account_key, "login failed");
             return Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
@@ -98,7 +104,7 @@ async fn login(
             ));
         }
     };
-    limiter.reset(&account_key);
+    limiter.reset(&account_key).await;
 
     let ttl_days = i64::from(st.settings.session_ttl_days);
     let user_agent = req
@@ -159,21 +165,23 @@ async fn change_password(
     } = body.into_inner();
     // Wrong current passwords count against the account like failed
     // logins, so a stolen session cannot guess its way to the password.
-    let account_key = format!("account:{}", user.user.email);
-    let limiter = &st.login_limiter;
+    let account_key = format!("login:account:{}", user.user.email);
+    let limiter = &st.limiter;
+    let account_rate = st.settings.login_account_rate();
     limiter
-        .check(&account_key, st.settings.login_max_failures_per_account)
+        .check(&account_key, account_rate)
+        .await
         .map_err(|r| ApiError::rate_limited(r.0))?;
     let keep = match &user.via {
         AuthVia::Session(value) => Some(token::hash(value)),
-        AuthVia::Token => None,
+        AuthVia::Token(_) => None,
     };
     let result =
         users_domain::change_password(&st.db, &user.user, keep, current_password, new_password)
             .await;
     match result {
         Err(crate::domain::DomainError::WrongPassword) => {
-            limiter.hit(&account_key);
+            limiter.hit(&account_key, account_rate).await;
             tracing::info!(
                 user_id = user.id(),
                 "password change: wrong current password"
@@ -182,7 +190,7 @@ async fn change_password(
         }
         Err(e) => Err(e.into()),
         Ok(()) => {
-            limiter.reset(&account_key);
+            limiter.reset(&account_key).await;
             tracing::info!(user_id = user.id(), "password changed");
             Ok(HttpResponse::NoContent().finish())
         }

@@ -20,8 +20,10 @@ use shared::dto::users::PresenceDto;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::AuthUser;
+use crate::auth::extractor::AuthVia;
 use crate::domain::presence as domain;
 use crate::error::ApiError;
+use crate::realtime::streams::Credential;
 use crate::realtime::{Envelope, Live};
 use crate::state::AppState;
 
@@ -65,6 +67,9 @@ struct StreamState {
     queue: VecDeque<sse::Event>,
     live: Live,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Ends the stream when access is lost (deactivated, logged out, token
+    /// revoked).
+    access: crate::realtime::streams::Registration,
     _session: SessionGuard,
     _open: crate::metrics::OpenStream,
 }
@@ -83,6 +88,10 @@ async fn stream_events(
     st: web::Data<AppState>,
 ) -> impl Responder {
     let user_id = user.id();
+    let credential = match &user.via {
+        AuthVia::Session(value) => Credential::Session(crate::auth::token::hash(value)),
+        AuthVia::Token(hash) => Credential::Token(hash.clone()),
+    };
     let last_id = req
         .headers()
         .get("last-event-id")
@@ -114,6 +123,7 @@ async fn stream_events(
         queue,
         live: opened.live,
         shutdown: st.shutdown.subscribe(),
+        access: st.streams.register(user_id, credential),
         _open: st.metrics.stream_opened(),
         _session: SessionGuard { st, user_id },
     };
@@ -125,6 +135,8 @@ async fn stream_events(
             r = s.live.recv() => r,
             // The server is stopping: end the stream; the client reconnects.
             _ = s.shutdown.wait_for(|stopping| *stopping) => return None,
+            // Access lost meanwhile: nothing more for this client.
+            _ = s.access.closed() => return None,
         };
         match received {
             Ok(env) => {
@@ -162,9 +174,7 @@ async fn stream_events(
 
 #[post("/messages/heartbeat")]
 async fn heartbeat(user: AuthUser, st: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if let Some(change) = st.presence.heartbeat(user.id()).await {
-        domain::announce(&st, change).await?;
-    }
+    domain::heartbeat(&st, user.id()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -180,7 +190,7 @@ async fn typing(
 
 #[get("/users/presence")]
 async fn presence(
-    _user: AuthUser,
+    user: AuthUser,
     req: HttpRequest,
     st: web::Data<AppState>,
 ) -> Result<web::Json<Vec<PresenceDto>>, ApiError> {
@@ -198,5 +208,5 @@ async fn presence(
             ids.push(id);
         }
     }
-    Ok(web::Json(domain::lookup(&st, &ids).await?))
+    Ok(web::Json(domain::lookup(&st, user.id(), &ids).await?))
 }

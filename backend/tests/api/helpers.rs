@@ -281,6 +281,13 @@ pub async fn spawn_app_with(kind: Db, extra: &[&str]) -> TestApp {
         // fast).
         "--mail-poll-interval-ms".into(),
         "600000".into(),
+        // Tests send and create in bursts; limits.rs sets small limits.
+        "--messages-per-minute".into(),
+        "100000".into(),
+        "--messages-burst".into(),
+        "100000".into(),
+        "--conversations-per-hour".into(),
+        "100000".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let (port, admin, state) = start_server(&args).await;

@@ -14,6 +14,7 @@ mod conversations;
 mod doctor;
 mod health;
 mod import;
+mod limits;
 mod link_previews;
 mod messages;
 mod metrics;

@@ -336,7 +336,8 @@ db_test!(forward_copies_into_a_conversation_of_mine, |app| {
     assert_eq!(f.conversation_id, c2.id);
     assert_eq!(f.sender.unwrap().id, anna.id);
     assert_eq!(f.content.as_deref(), Some("warto przeczytać"));
-    // Not into a conversation I am not in.
+    // Not into a conversation I am not in: the same 404 as for one that
+    // does not exist.
     let r = app
         .post(
             &anna,
@@ -344,7 +345,7 @@ db_test!(forward_copies_into_a_conversation_of_mine, |app| {
             json!({ "conversation_id": c3.id }),
         )
         .await;
-    assert_problem(r, 422, "validation_failed").await;
+    assert_problem(r, 404, "not_found").await;
     let r = app
         .post(&anna, &format!("/api/messages/{}/forward", m.id), json!({}))
         .await;

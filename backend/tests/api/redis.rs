@@ -53,7 +53,7 @@ fn calls(stats: &str, cmd: &str) -> u64 {
 }
 
 /// A redis-server of the test's own, so it can be stopped and restarted.
-struct RedisServer {
+pub(crate) struct RedisServer {
     port: u16,
     child: Option<Child>,
 }
@@ -71,13 +71,13 @@ impl RedisServer {
         Self { port, child: None }
     }
 
-    fn started() -> Self {
+    pub(crate) fn started() -> Self {
         let mut s = Self::on(Self::free_port());
         s.start();
         s
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -98,7 +98,7 @@ impl RedisServer {
         }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

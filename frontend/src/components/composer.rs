@@ -226,6 +226,14 @@ fn show_error(err: ApiError, t: &Strings, error: RwSignal<Option<String>>) {
         {
             t.edit_window_closed
         }
+        ApiError::Problem {
+            problem,
+            retry_after,
+        } if problem.code == shared::ErrorCode::RateLimited => {
+            let wait = retry_after.unwrap_or(1).to_string();
+            error.set(Some(t.sending_too_fast_in.replace("{n}", &wait)));
+            return;
+        }
         _ => t.send_failed,
     };
     error.set(Some(text.to_owned()));

@@ -64,6 +64,7 @@ pub(super) const STRINGS: Strings = Strings {
     tick_read: "Read",
     disconnected: "No connection — reconnecting…",
     send_failed: "The message could not be sent.",
+    sending_too_fast_in: "You are sending too fast. Try again in {n} s.",
     action_failed: "That did not work. Try again.",
     edit_window_closed: "This message can no longer be edited.",
     conversation_missing: "This conversation does not exist or you have no access to it.",

@@ -118,6 +118,8 @@ pub struct Strings {
     pub tick_read: &'static str,
     pub disconnected: &'static str,
     pub send_failed: &'static str,
+    /// Sending refused by the message rate limit; `{n}` is the seconds to wait.
+    pub sending_too_fast_in: &'static str,
     pub action_failed: &'static str,
     pub edit_window_closed: &'static str,
     pub conversation_missing: &'static str,

@@ -64,6 +64,7 @@ pub(super) const STRINGS: Strings = Strings {
     tick_read: "Przeczytana",
     disconnected: "Brak połączenia — łączę ponownie…",
     send_failed: "Nie udało się wysłać wiadomości.",
+    sending_too_fast_in: "Wysyłasz zbyt szybko. Spróbuj ponownie za {n} s.",
     action_failed: "Nie udało się. Spróbuj ponownie.",
     edit_window_closed: "Tej wiadomości nie można już edytować.",
     conversation_missing: "Nie ma takiej rozmowy albo nie masz do niej dostępu.",
