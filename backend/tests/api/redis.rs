@@ -53,13 +53,13 @@ fn calls(stats: &str, cmd: &str) -> u64 {
 }
 
 /// A redis-server of the test's own, so it can be stopped and restarted.
-struct RedisServer {
+pub struct RedisServer {
     port: u16,
     child: Option<Child>,
 }
 
 impl RedisServer {
-    fn free_port() -> u16 {
+    pub fn free_port() -> u16 {
         TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -67,21 +67,21 @@ impl RedisServer {
     }
 
     /// Not started yet: `start` brings it up on `port`.
-    fn on(port: u16) -> Self {
+    pub fn on(port: u16) -> Self {
         Self { port, child: None }
     }
 
-    fn started() -> Self {
+    pub fn started() -> Self {
         let mut s = Self::on(Self::free_port());
         s.start();
         s
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn start(&mut self) {
+    pub fn start(&mut self) {
         let port = self.port.to_string();
         let child = Command::new("redis-server")
             .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
@@ -98,7 +98,7 @@ impl RedisServer {
         }
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -112,7 +112,7 @@ impl Drop for RedisServer {
     }
 }
 
-async fn app_on(server_url: &str) -> TestApp {
+pub async fn app_on(server_url: &str) -> TestApp {
     let redis = TestRedis::new(server_url);
     let args = redis.args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
