@@ -64,8 +64,9 @@ fuzz-api-quick:
 	cargo test -p backend --no-run
 	scripts/fuzz-api.sh --quick
 
-## make fuzz: Schemathesis against the API for longer: 300 examples per
-## operation plus the stateful phase, random seed (README, "API fuzzing").
+## make fuzz: Schemathesis against the API for longer: random seed, up to 200
+## examples per operation and the stateful phase, for FUZZ_SECONDS (600)
+## (README, "API fuzzing").
 fuzz: tools-nobrowser services
 	cargo test -p backend --no-run
 	scripts/fuzz-api.sh --long

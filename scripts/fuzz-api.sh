@@ -14,7 +14,8 @@
 # Usage: scripts/fuzz-api.sh [--quick|--long]
 #   --quick  bounded and reproducible (fixed seed, deterministic generation,
 #            few examples per operation; about 2 minutes): part of make test
-#   --long   many examples per operation and the stateful phase (make fuzz)
+#   --long   random seed, many examples, the stateful phase, for FUZZ_SECONDS
+#            (default 600; make fuzz)
 # Extra Schemathesis flags may follow, e.g. --include-operation-id messages_send.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,7 +111,9 @@ if [ "$mode" = quick ]; then
   args=(--seed 20261128 --generation-deterministic --max-examples 15
         --phases examples,coverage,fuzzing)
 else
-  args=(--max-examples 300 --phases examples,coverage,fuzzing,stateful)
+  # Fuzzing and the stateful phase repeat until the time is spent.
+  args=(--max-examples 200 --phases examples,coverage,fuzzing,stateful
+        --max-time "${FUZZ_SECONDS:-600}")
 fi
 status=0
 "$st" --config-file scripts/schemathesis.toml run "${common[@]}" "${args[@]}" "$@" || status=$?

@@ -750,7 +750,7 @@ async fn soak(
                 failed.fetch_add(1, Ordering::Relaxed);
             }
         }));
-        if n % plan.rate == 0 && n > 0 && (n / plan.rate) % 60 == 0 {
+        if n > 0 && n.is_multiple_of(plan.rate * 60) {
             println!(
                 "soak: {} s, {} sent, RSS {} KiB",
                 n / plan.rate,
