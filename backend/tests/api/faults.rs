@@ -644,3 +644,36 @@ async fn sigterm_while_sending_loses_no_acknowledged_message() {
     drop(second);
     let _ = db.close().await;
 }
+
+crate::db_test!(
+    a_retried_send_is_announced_even_if_the_first_never_was,
+    |app| {
+        let anna = app.user("Anna").await;
+        let jan = app.user("Jan").await;
+        let c = app.conversation(&anna, &[&jan], None).await;
+        let mut js = crate::stream::stream(&app, &jan, None).await;
+        // What a send whose connection broke right after COMMIT leaves: the
+        // row, no event, and a client that got no answer and retries.
+        let client_id = "4f0c1d0e-8c5b-4c1e-9a57-2f1f0b8b6a11";
+        app.exec(&format!(
+            "INSERT INTO conv_messages (conversation_id, sender_id, content, content_html, \
+         content_search, client_id, is_deleted, created_at) \
+         VALUES ({}, {}, 'raz', '<p>raz</p>', 'raz', '{client_id}', false, CURRENT_TIMESTAMP)",
+            c.id, anna.id
+        ))
+        .await;
+        let id = app.scalar_i64("SELECT MAX(id) FROM conv_messages").await;
+        let r = app
+            .post(
+                &anna,
+                &format!("/api/conversations/{}/messages", c.id),
+                json!({ "content": "raz", "client_id": client_id }),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "the first message");
+        assert_eq!(r.json::<Value>().await.unwrap()["id"], id);
+        let f = js.next_non_presence().await;
+        assert_eq!(f.event.as_deref(), Some("new_message"));
+        assert_eq!(f.json()["message"]["id"], id, "announced on the retry");
+    }
+);
