@@ -711,6 +711,7 @@ async fn soak(
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let failed = Arc::new(AtomicU64::new(0));
+    let retried = Arc::new(AtomicU64::new(0));
     let rss = Arc::new(std::sync::Mutex::new(vec![server.rss_kib()]));
     let sampler = {
         let (rss, pid, every) = (rss.clone(), server.child.id(), plan.sample_secs as u64);
@@ -741,14 +742,30 @@ async fn soak(
             .header(reqwest::header::COOKIE, cookie(&sender.1))
             .header(reqwest::header::ORIGIN, ORIGIN)
             .json(&json!({ "content": format!("lg-{n}"), "client_id": uuid::Uuid::new_v4() }));
-        let (failed, sent_ok) = (failed.clone(), sent_ok.clone());
+        let (failed, sent_ok, retried) = (failed.clone(), sent_ok.clone(), retried.clone());
         sends.push(tokio::spawn(async move {
-            let ok = req.send().await.is_ok_and(|r| r.status().is_success());
-            if ok {
-                sent_ok[n].store(true, Ordering::Release);
-            } else {
-                failed.fetch_add(1, Ordering::Relaxed);
+            // A request that never got an answer is retried with the same
+            // client_id, as the SPA does: a pooled keep-alive connection
+            // may be closed by the server just as it is reused.
+            for attempt in 0..3 {
+                let Some(req) = req.try_clone() else { break };
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        sent_ok[n].store(true, Ordering::Release);
+                        return;
+                    }
+                    Ok(r) => {
+                        eprintln!("soak: send {n} answered {}", r.status());
+                        break;
+                    }
+                    Err(e) if attempt < 2 => {
+                        eprintln!("soak: send {n} retried after: {e}");
+                        retried.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => eprintln!("soak: send {n} failed: {e}"),
+                }
             }
+            failed.fetch_add(1, Ordering::Relaxed);
         }));
         if n > 0 && n.is_multiple_of(plan.rate * 60) {
             println!(
@@ -845,6 +862,7 @@ async fn soak(
         "messages": total,
         "sends_ok": ok_sends,
         "sends_failed": sends_failed,
+        "sends_retried_without_answer": retried.load(Ordering::Relaxed),
         "messages_stored": stored,
         "sends_per_s": (ok_sends as f64 / send_secs * 10.0).round() / 10.0,
         "deliveries_expected": ok_sends * plan.group as u64,
