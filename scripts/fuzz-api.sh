@@ -116,7 +116,9 @@ else
         --max-time "${FUZZ_SECONDS:-600}")
 fi
 status=0
-"$st" --config-file scripts/schemathesis.toml run "${common[@]}" "${args[@]}" "$@" || status=$?
+config="$PWD/scripts/schemathesis.toml"
+# From the scratch directory: Schemathesis keeps a cache where it runs.
+(cd "$work" && "$st" --config-file "$config" run "${common[@]}" "${args[@]}" "$@") || status=$?
 if [ "$status" != 0 ]; then
   echo "---- server log (last 40 lines) ----" >&2
   tail -n 40 "$work/server.log" >&2
