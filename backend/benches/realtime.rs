@@ -848,7 +848,7 @@ async fn soak(
     }
     if growth_pct.is_nan() || growth_pct > plan.max_growth_pct {
         failures.push(format!(
-            "RSS grew {growth_pct:.1} % (first third {first:.0} KiB, last third {last:.0} KiB;              allowed {} %)",
+            "RSS grew {growth_pct:.1} % (first third {first:.0} KiB, last third {last:.0} KiB; allowed {} %)",
             plan.max_growth_pct
         ));
     }
