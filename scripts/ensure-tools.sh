@@ -78,6 +78,17 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   fi
 fi
 
+# Schemathesis (PyPI) fuzzes the API from its OpenAPI document (make
+# fuzz-api-quick, make fuzz): a pinned version in a venv of its own under
+# ~/.cache, so the system Python stays untouched and reruns skip it.
+SCHEMATHESIS_VERSION=4.32.5
+st_venv="${SCHEMATHESIS_VENV:-$HOME/.cache/messaging-tools/schemathesis-$SCHEMATHESIS_VERSION}"
+if ! "$st_venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION (API fuzzing) into $st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 # nginx for the test that proxies two instances (backend/tests/api/nginx.rs).
 # Only the binary is wanted: policy-rc.d keeps the package from starting a
 # system nginx on port 80.

@@ -15,6 +15,18 @@
 //!
 //! Figures are printed next to their targets, never asserted. Sizes can be
 //! changed for a quick run: RT_MEMBERS, RT_RATE, RT_SECONDS, RT_IDLE.
+//!
+//! `--soak` runs the soak instead (`make soak`, and a bounded form in
+//! `make test`): RT_SOAK_USERS users (1,000), every one connected, in
+//! groups of RT_SOAK_GROUP (10), RT_SOAK_RATE messages/s (20) for
+//! RT_SOAK_SECONDS (600), the server's RSS sampled every
+//! RT_SOAK_SAMPLE_SECS (5). It reports errors, lost, duplicated and stray
+//! deliveries and memory growth (mean RSS of the last third of the samples
+//! against the first third), and exits non-zero on any error, any lost,
+//! duplicated or stray delivery, or growth beyond RT_SOAK_MAX_GROWTH_PCT
+//! (25 %) of the first third — a generous bound: the allocator keeps
+//! what it has used, so noise is a few MiB, while a leak of even one
+//! event per delivery grows without end.
 
 mod common;
 
@@ -578,13 +590,359 @@ async fn clean_redis(prefix: &str) {
         });
 }
 
+struct SoakPlan {
+    users: usize,
+    group: usize,
+    rate: usize,
+    seconds: usize,
+    sample_secs: usize,
+    max_growth_pct: f64,
+}
+
+/// Deliveries of the soak: per message, per member of its group.
+struct SoakCounts {
+    /// `[n][i]`: how often message n reached the i-th member of its group.
+    per_member: Vec<Vec<AtomicU8>>,
+    /// Messages that reached a user outside their group (must stay 0).
+    stray: AtomicU64,
+    /// Streams that ended or failed before the end.
+    stream_errors: AtomicU64,
+}
+
+/// The soak: every user connected, steady sends into groups, RSS sampled.
+async fn soak(
+    db: &DatabaseConnection,
+    server: &Server,
+    users: &[(i64, String)],
+    plan: &SoakPlan,
+) -> anyhow::Result<serde_json::Value> {
+    ensure!(
+        plan.group >= 2 && users.len() >= plan.group,
+        "RT_SOAK_GROUP must be 2..=RT_SOAK_USERS"
+    );
+    let groups = users.len() / plan.group;
+    let users = &users[..groups * plan.group];
+    // One client; each request carries its user's cookie.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let cookie = |c: &str| format!("{}={c}", backend::auth::SESSION_COOKIE);
+    let mut conversations = Vec::with_capacity(groups);
+    for g in 0..groups {
+        let members = &users[g * plan.group..(g + 1) * plan.group];
+        let res = client
+            .post(format!("{}/api/conversations", server.base))
+            .header(reqwest::header::COOKIE, cookie(&members[0].1))
+            .header(reqwest::header::ORIGIN, ORIGIN)
+            .json(&json!({
+                "member_ids": members[1..].iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                "name": format!("Soak {g}"),
+            }))
+            .send()
+            .await?;
+        ensure!(
+            res.status().is_success(),
+            "create group {g}: {}",
+            res.status()
+        );
+        let c: serde_json::Value = res.json().await?;
+        conversations.push(
+            c["id"]
+                .as_i64()
+                .ok_or_else(|| anyhow!("no conversation id"))?,
+        );
+    }
+
+    let total = plan.rate * plan.seconds;
+    let counts = Arc::new(SoakCounts {
+        per_member: (0..total)
+            .map(|_| (0..plan.group).map(|_| AtomicU8::new(0)).collect())
+            .collect(),
+        stray: AtomicU64::new(0),
+        stream_errors: AtomicU64::new(0),
+    });
+    let sent_ok: Arc<Vec<std::sync::atomic::AtomicBool>> = Arc::new(
+        (0..total)
+            .map(|_| std::sync::atomic::AtomicBool::new(false))
+            .collect(),
+    );
+    // Streams: user u is member u % group of group u / group.
+    let url = format!("{}/api/messages/stream", server.base);
+    let mut opening = futures_util::stream::iter(users.iter().enumerate().map(|(u, (_, c))| {
+        let req = client.get(&url).header(reqwest::header::COOKIE, cookie(c));
+        async move { (u, open_stream(req).await) }
+    }))
+    .buffer_unordered(100);
+    let mut readers = Vec::with_capacity(users.len());
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    while let Some((u, opened)) = opening.next().await {
+        let mut body = opened.with_context(|| format!("open the stream of user {u}"))?;
+        let (counts, done) = (counts.clone(), done.clone());
+        let (group, index) = (u / plan.group, u % plan.group);
+        readers.push(tokio::spawn(async move {
+            let mut pending = String::new();
+            let mut seqs = Vec::new();
+            loop {
+                match body.next().await {
+                    Some(Ok(chunk)) => pending.push_str(&String::from_utf8_lossy(&chunk)),
+                    _ => {
+                        if !done.load(Ordering::Relaxed) {
+                            counts.stream_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return;
+                    }
+                }
+                let Some(end) = pending.rfind("\n\n") else {
+                    continue;
+                };
+                sequence_numbers(&pending[..end], &mut seqs);
+                pending.drain(..end + 2);
+                for n in seqs.drain(..) {
+                    if n >= total {
+                        continue;
+                    }
+                    // Message n goes to group n % groups.
+                    if n % groups != group {
+                        counts.stray.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    counts.per_member[n][index].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    drop(opening);
+    // Let the presence announcements of the new streams settle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let failed = Arc::new(AtomicU64::new(0));
+    let retried = Arc::new(AtomicU64::new(0));
+    let rss = Arc::new(std::sync::Mutex::new(vec![server.rss_kib()]));
+    let sampler = {
+        let (rss, pid, every) = (rss.clone(), server.child.id(), plan.sample_secs as u64);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let kib = rss_of(pid);
+                rss.lock().unwrap_or_else(|p| p.into_inner()).push(kib);
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / plan.rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sends = Vec::with_capacity(total);
+    for n in 0..total {
+        tick.tick().await;
+        let g = n % groups;
+        // Members take turns sending into their group.
+        let sender = &users[g * plan.group + (n / groups) % plan.group];
+        let req = client
+            .post(format!(
+                "{}/api/conversations/{}/messages",
+                server.base, conversations[g]
+            ))
+            .header(reqwest::header::COOKIE, cookie(&sender.1))
+            .header(reqwest::header::ORIGIN, ORIGIN)
+            .json(&json!({ "content": format!("lg-{n}"), "client_id": uuid::Uuid::new_v4() }));
+        let (failed, sent_ok, retried) = (failed.clone(), sent_ok.clone(), retried.clone());
+        sends.push(tokio::spawn(async move {
+            // A request that never got an answer is retried with the same
+            // client_id, as the SPA does: a pooled keep-alive connection
+            // may be closed by the server just as it is reused.
+            for attempt in 0..3 {
+                let Some(req) = req.try_clone() else { break };
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        sent_ok[n].store(true, Ordering::Release);
+                        return;
+                    }
+                    Ok(r) => {
+                        eprintln!("soak: send {n} answered {}", r.status());
+                        break;
+                    }
+                    Err(e) if attempt < 2 => {
+                        eprintln!("soak: send {n} retried after: {e}");
+                        retried.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => eprintln!("soak: send {n} failed: {e}"),
+                }
+            }
+            failed.fetch_add(1, Ordering::Relaxed);
+        }));
+        if n > 0 && n.is_multiple_of(plan.rate * 60) {
+            println!(
+                "soak: {} s, {} sent, RSS {} KiB",
+                n / plan.rate,
+                n,
+                server.rss_kib()
+            );
+        }
+    }
+    for s in sends {
+        let _ = s.await;
+    }
+    let send_secs = started.elapsed().as_secs_f64();
+    sampler.abort();
+    // Stragglers: wait until everything arrived, at most 15 s.
+    let expected = |counts: &SoakCounts| {
+        (0..total)
+            .filter(|n| sent_ok[*n].load(Ordering::Acquire))
+            .all(|n| {
+                counts.per_member[n]
+                    .iter()
+                    .all(|c| c.load(Ordering::Relaxed) > 0)
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !expected(&counts) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    done.store(true, Ordering::Relaxed);
+    for r in &readers {
+        r.abort();
+    }
+
+    let (mut lost, mut duplicated, mut delivered) = (0u64, 0u64, 0u64);
+    for n in 0..total {
+        if !sent_ok[n].load(Ordering::Acquire) {
+            continue;
+        }
+        for c in &counts.per_member[n] {
+            let c = u64::from(c.load(Ordering::Relaxed));
+            delivered += c.min(1);
+            lost += u64::from(c == 0);
+            duplicated += c.saturating_sub(1);
+        }
+    }
+    let ok_sends = total as u64 - failed.load(Ordering::Relaxed);
+    let mut stored = 0;
+    for c in &conversations {
+        stored += backend_count(db, *c).await?;
+    }
+    let samples = rss.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let third = (samples.len() / 3).max(1);
+    let mean = |s: &[u64]| s.iter().sum::<u64>() as f64 / s.len().max(1) as f64;
+    let first = mean(&samples[..third.min(samples.len())]);
+    let last = mean(&samples[samples.len().saturating_sub(third)..]);
+    let growth_pct = if first > 0.0 {
+        (last - first) / first * 100.0
+    } else {
+        f64::NAN
+    };
+    let stray = counts.stray.load(Ordering::Relaxed);
+    let stream_errors = counts.stream_errors.load(Ordering::Relaxed);
+    let sends_failed = failed.load(Ordering::Relaxed);
+    let mut failures = Vec::new();
+    if sends_failed > 0 {
+        failures.push(format!("{sends_failed} sends failed"));
+    }
+    if stream_errors > 0 {
+        failures.push(format!("{stream_errors} streams ended early"));
+    }
+    if stored != ok_sends {
+        failures.push(format!("{ok_sends} sends got a 2xx, {stored} stored"));
+    }
+    for (what, v) in [("lost", lost), ("duplicated", duplicated), ("stray", stray)] {
+        if v > 0 {
+            failures.push(format!("{v} {what} deliveries"));
+        }
+    }
+    if growth_pct.is_nan() || growth_pct > plan.max_growth_pct {
+        failures.push(format!(
+            "RSS grew {growth_pct:.1} % (first third {first:.0} KiB, last third {last:.0} KiB; allowed {} %)",
+            plan.max_growth_pct
+        ));
+    }
+    Ok(json!({
+        "scenario": "soak",
+        "users_connected": users.len(),
+        "groups": groups,
+        "group_size": plan.group,
+        "rate_per_s": plan.rate,
+        "seconds": plan.seconds,
+        "messages": total,
+        "sends_ok": ok_sends,
+        "sends_failed": sends_failed,
+        "sends_retried_without_answer": retried.load(Ordering::Relaxed),
+        "messages_stored": stored,
+        "sends_per_s": (ok_sends as f64 / send_secs * 10.0).round() / 10.0,
+        "deliveries_expected": ok_sends * plan.group as u64,
+        "deliveries": delivered,
+        "lost": lost,
+        "duplicated": duplicated,
+        "stray": stray,
+        "stream_errors": stream_errors,
+        "rss_kib_samples": samples,
+        "rss_kib_first_third_mean": first.round(),
+        "rss_kib_last_third_mean": last.round(),
+        "rss_growth_pct": round2(growth_pct),
+        "max_growth_pct": plan.max_growth_pct,
+        "failures": failures,
+    }))
+}
+
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn run_soak(bench_db: &BenchDb) -> anyhow::Result<bool> {
+    let db = backend::db::connect(&bench_db.url, 2)
+        .await
+        .context("connect to the bench database")?;
+    backend::db::migrate(&db).await.context("migrate")?;
+    let plan = SoakPlan {
+        users: env_usize("RT_SOAK_USERS", 1_000),
+        group: env_usize("RT_SOAK_GROUP", 10),
+        rate: env_usize("RT_SOAK_RATE", 20).max(1),
+        seconds: env_usize("RT_SOAK_SECONDS", 600).max(1),
+        sample_secs: env_usize("RT_SOAK_SAMPLE_SECS", 5),
+        max_growth_pct: std::env::var("RT_SOAK_MAX_GROWTH_PCT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(25.0),
+    };
+    let users = seed_users(&db, plan.users).await?;
+    let dir = tempfile::tempdir()?;
+    let prefix = format!("msgsoak{}:", std::process::id());
+    let server = Server::start(&bench_db.url, &prefix, dir.path())?;
+    let report = soak(&db, &server, &users, &plan).await;
+    drop(server);
+    clean_redis(&prefix).await;
+    let report = report?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    println!(
+        "REALTIME_SOAK_JSON {}",
+        serde_json::to_string(&json!({ "machine": machine(), "report": report }))?
+    );
+    Ok(report["failures"].as_array().is_some_and(Vec::is_empty))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     backend::tls::install_crypto_provider();
+    let soak_mode = std::env::args().any(|a| a == "--soak");
     println!("machine: {}", machine());
     println!("load average at the start: {}", loadavg());
     let bench_db = BenchDb::create().await?;
     println!("database {}", bench_db.name);
+    if soak_mode {
+        let passed = run_soak(&bench_db).await;
+        drop(bench_db);
+        ensure!(passed?, "the soak failed (see \"failures\" above)");
+        return Ok(());
+    }
     let result = run(&bench_db).await;
     drop(bench_db);
     result

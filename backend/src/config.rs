@@ -31,6 +31,12 @@ pub struct DbSettings {
     /// Directory for the embedded database, attachments and the mail outbox.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    /// Longest wait in seconds for a database connection (from the pool, or
+    /// a new one): past it a request gets 503 instead of hanging while the
+    /// database is unreachable (1–60).
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub database_acquire_timeout_secs: u64,
 }
 
 impl DbSettings {
@@ -45,8 +51,16 @@ impl DbSettings {
         }
     }
 
+    /// DATABASE_ACQUIRE_TIMEOUT_SECS as a duration.
+    pub fn acquire_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.database_acquire_timeout_secs)
+    }
+
     /// Checks the URL and creates the data directory for SQLite.
     pub fn validate(&self) -> Result<(), String> {
+        if !(1..=60).contains(&self.database_acquire_timeout_secs) {
+            return Err("DATABASE_ACQUIRE_TIMEOUT_SECS must be 1 to 60".into());
+        }
         let url = self.url();
         match crate::db::DbKind::from_url(&url) {
             Some(crate::db::DbKind::Sqlite) => {

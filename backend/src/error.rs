@@ -6,7 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error as aerr};
-use sea_orm::DbErr;
+use sea_orm::{DbErr, RuntimeErr, SqlxError};
 use shared::{ErrorCode, FieldError, Problem};
 
 use crate::domain::DomainError;
@@ -19,6 +19,8 @@ pub struct ApiError {
     pub detail: Option<String>,
     pub errors: Vec<FieldError>,
     pub retry_after_secs: Option<u64>,
+    /// The `Allow` header of a 405: the methods the path takes.
+    pub allow: Option<String>,
     /// The cause of a 5xx, for the log only.
     source: Option<String>,
 }
@@ -30,6 +32,7 @@ impl ApiError {
             detail: Some(detail.into()),
             errors: Vec::new(),
             retry_after_secs: None,
+            allow: None,
             source: None,
         }
     }
@@ -40,6 +43,7 @@ impl ApiError {
             detail: None,
             errors: Vec::new(),
             retry_after_secs: None,
+            allow: None,
             source: None,
         }
     }
@@ -128,14 +132,43 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_secs {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        if let Some(allow) = &self.allow {
+            res.insert_header((header::ALLOW, allow.clone()));
+        }
         res.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+/// Whether a database error means "unreachable for now" (503, worth a
+/// retry) rather than a fault of the request or of the code (500): no
+/// connection could be had, or the one in use broke — PostgreSQL restarting,
+/// an operator or failover terminating backends, the network dropping.
+pub fn db_unavailable(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                SqlxError::Io(_)
+                | SqlxError::Tls(_)
+                | SqlxError::PoolTimedOut
+                | SqlxError::PoolClosed
+                | SqlxError::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception), 57P01-03
+                // (admin shutdown, crash shutdown, cannot connect now),
+                // 53300 (too many connections).
+                SqlxError::Database(d) => d.code().is_some_and(|c| {
+                    c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300")
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 
 impl From<DbErr> for ApiError {
     fn from(e: DbErr) -> Self {
-        let unavailable = matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
-        if unavailable {
+        if db_unavailable(&e) {
             Self {
                 source: Some(e.to_string()),
                 ..Self::new(
@@ -213,9 +246,14 @@ pub fn query_error(err: aerr::QueryPayloadError, _req: &HttpRequest) -> actix_we
     ApiError::invalid("query", err.to_string()).into()
 }
 
-/// Error handler for path parameters: a path that cannot match is unknown.
-pub fn path_error(_err: aerr::PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::not_found().into()
+/// Error handler for path parameters: a path that cannot match is unknown,
+/// unless it is another path of the API (`PATCH /api/messages/heartbeat`
+/// reaches `PATCH /api/messages/{id}`): then its method is not allowed.
+pub fn path_error(_err: aerr::PathError, req: &HttpRequest) -> actix_web::Error {
+    crate::routes::method_not_allowed(req)
+        .err()
+        .unwrap_or_else(ApiError::not_found)
+        .into()
 }
 
 /// Any other payload error (e.g. a body over the global limit).

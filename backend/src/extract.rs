@@ -47,8 +47,19 @@ fn is_json(req: &HttpRequest) -> bool {
         .unwrap_or(false)
 }
 
-/// Parses a JSON body, naming the field that does not fit.
+/// Parses a JSON body, naming the field that does not fit. Every body is a
+/// JSON object: serde would also fill a struct from an array (`[null, null]`),
+/// which no client means.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Err(e) => error::from_serde(&e),
+                Ok(_) => ApiError::invalid("body", "must be a JSON object"),
+            },
+        );
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -202,6 +202,50 @@ pub fn spec_json() -> &'static str {
     })
 }
 
+/// The methods the document gives `path` (`GET, POST`), or None when it is
+/// not one of its paths. A `{param}` matches one non-empty segment; a
+/// literal segment wins over a parameter (`/api/messages/heartbeat` is not
+/// `/api/messages/{id}`).
+pub fn allowed_methods(path: &str) -> Option<String> {
+    static PATHS: OnceLock<Vec<(Vec<String>, String)>> = OnceLock::new();
+    let paths = PATHS.get_or_init(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let segments = template.split('/').map(str::to_owned).collect();
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(m, _)| *m)
+                .collect::<Vec<_>>()
+                .join(", ");
+                (segments, methods)
+            })
+            .collect()
+    });
+    let wanted: Vec<&str> = path.split('/').collect();
+    let is_param = |t: &str| t.starts_with('{') && t.ends_with('}');
+    paths
+        .iter()
+        .filter(|(template, _)| {
+            template.len() == wanted.len()
+                && template
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(t, w)| (is_param(t) && !w.is_empty()) || t == w)
+        })
+        .min_by_key(|(template, _)| template.iter().filter(|t| is_param(t)).count())
+        .map(|(_, methods)| methods.clone())
+}
+
 // ---------------------------------------------------------------------------
 // Reusable problem+json responses. Each is the `Problem` schema; the
 // description names the codes that can come with that status.
@@ -378,6 +422,7 @@ pub struct Binary(pub Vec<u8>);
 pub struct UploadForm {
     /// One to ten files, each a part with a `filename` (the part's name
     /// does not matter; `file` is usual).
+    #[schema(min_items = 1, max_items = 10)]
     pub file: Vec<Binary>,
 }
 
@@ -984,7 +1029,8 @@ mod reactions {
         tag = "reactions",
         params(
             ("id" = i64, Path, description = "Message id."),
-            ("emoji" = String, Path, description = "The emoji, percent-encoded (`%F0%9F%91%8D` for 👍)."),
+            ("emoji" = String, Path, description = "The emoji, percent-encoded (`%F0%9F%91%8D` for 👍).",
+                pattern = "^(👍|❤️|❤|😂|😮|😢|✅)$"),
         ),
         security(("session_cookie" = []), ("bearer_token" = [])),
         responses(
@@ -1390,7 +1436,8 @@ mod attachments {
         ),
         security(("session_cookie" = []), ("bearer_token" = [])),
         responses(
-            (status = 200, description = "The file.", content_type = "application/octet-stream", body = Binary,
+            (status = 200, description = "The file, with its sniffed type (`image/png`, `text/plain`, \
+`application/pdf`, `application/octet-stream`…).", content_type = "*/*", body = Binary,
                 headers(
                     ("Content-Disposition" = String, description = "`inline` or `attachment`, with `filename` and `filename*`."),
                     ("ETag" = String, description = "Never changes for an id."),

@@ -14,7 +14,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::config::Settings;
 use crate::domain::users::{self, NewUser};
-use crate::error::{self, ApiError};
+use crate::error;
 use crate::realtime::Realtime;
 use crate::routes;
 use crate::state::AppState;
@@ -45,9 +45,13 @@ impl Application {
             crate::storage::Storage::from_settings(&settings.storage, &settings.db.data_dir)
                 .map_err(anyhow::Error::msg)?;
         let url = settings.db.url();
-        let mut db = crate::db::connect(&url, settings.database_max_connections)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        let mut db = crate::db::connect_with(
+            &url,
+            settings.database_max_connections,
+            settings.db.acquire_timeout(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
         let db_statements = Arc::new(AtomicU64::new(0));
         let counter = db_statements.clone();
         db.set_metric_callback(move |_| {
@@ -284,9 +288,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .default_service(web::to(routes::api_not_found)),
             )
             .configure(routes::spa::routes)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::not_found())
-            }))
+            .default_service(web::to(routes::not_found))
     })
     .listen(listener)?
     .shutdown_timeout(10)

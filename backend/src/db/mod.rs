@@ -29,14 +29,28 @@ impl DbKind {
     }
 }
 
+/// How long `connect` waits for a connection by default.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Opens a pool. SQLite gets WAL and a busy timeout so that concurrent
 /// writers wait instead of failing with "database is locked".
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, max_connections, ACQUIRE_TIMEOUT).await
+}
+
+/// `connect` with the longest wait for a connection (from the pool or a new
+/// one): past it a query fails with `ConnectionAcquire` (503) instead of
+/// waiting for an unreachable database.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let kind = DbKind::from_url(url)
         .ok_or_else(|| DbErr::Custom(format!("unsupported database URL: {url}")))?;
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+    opts.connect_timeout(acquire_timeout)
+        .acquire_timeout(acquire_timeout)
         .sqlx_logging(false);
     match kind {
         DbKind::Postgres => {

@@ -423,11 +423,20 @@ pub async fn send(
     .await;
     let row = match stored {
         Ok(row) => row,
-        // The same client_id raced in on another request: return that one.
+        // A retry, or the same client_id raced in on another request:
+        // return the first message. It is announced again: the client
+        // retries because it got no answer, and the first attempt may have
+        // been committed without its event ever being published (the
+        // connection broke after COMMIT, or building the answer failed).
+        // Clients take a `new_message` they already have as an update.
         Err(DomainError::Db(e)) if client_id.is_some() => {
             let cid = client_id.as_deref().unwrap_or_default();
             match find_by_client_id(db, user_id, cid).await? {
-                Some(existing) => return Ok((one_dto(db, user_id, existing).await?, false)),
+                Some(existing) => {
+                    let dto = one_dto(db, user_id, existing).await?;
+                    publish_message(st, &audience, &dto, false).await;
+                    return Ok((dto, false));
+                }
                 None => return Err(DomainError::Db(e)),
             }
         }

@@ -13,12 +13,14 @@ db_test!(healthz_and_readyz_answer, |app| {
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
 });
 
-db_test!(unknown_api_paths_and_methods_are_problem_404, |app| {
+db_test!(unknown_api_paths_are_problem_404_other_methods_405, |app| {
     let c = bare_client();
     let r = c.get(app.url("/api/nope")).send().await.unwrap();
     assert_problem(r, 404, "not_found").await;
+    // A known path with a method it does not take (RFC 9110 §15.5.6).
     let r = c.delete(app.url("/api/auth/me")).send().await.unwrap();
-    assert_problem(r, 404, "not_found").await;
+    assert_eq!(r.headers()["allow"], "GET, PATCH");
+    assert_problem(r, 405, "method_not_allowed").await;
     let r = c.get(app.url("/definitely/not/here")).send().await.unwrap();
     assert_problem(r, 404, "not_found").await;
 });

@@ -76,6 +76,13 @@ impl Drop for TestDb {
     }
 }
 
+impl TestDb {
+    /// A private directory that lives as long as the database.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 static STALE_SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 

@@ -12,6 +12,8 @@ mod authz;
 mod cli;
 mod conversations;
 mod doctor;
+mod faults;
+mod fuzzing;
 mod health;
 mod import;
 mod limits;

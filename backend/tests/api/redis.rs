@@ -59,7 +59,7 @@ pub(crate) struct RedisServer {
 }
 
 impl RedisServer {
-    fn free_port() -> u16 {
+    pub fn free_port() -> u16 {
         TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -67,7 +67,7 @@ impl RedisServer {
     }
 
     /// Not started yet: `start` brings it up on `port`.
-    fn on(port: u16) -> Self {
+    pub fn on(port: u16) -> Self {
         Self { port, child: None }
     }
 
@@ -81,7 +81,7 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn start(&mut self) {
+    pub fn start(&mut self) {
         let port = self.port.to_string();
         let child = Command::new("redis-server")
             .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
@@ -112,7 +112,7 @@ impl Drop for RedisServer {
     }
 }
 
-async fn app_on(server_url: &str) -> TestApp {
+pub async fn app_on(server_url: &str) -> TestApp {
     let redis = TestRedis::new(server_url);
     let args = redis.args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -62,7 +62,18 @@ fn parse(block: &str) -> Option<Frame> {
 
 /// Opens the stream with `req` (a prepared GET with auth).
 pub async fn open(req: reqwest::RequestBuilder) -> SseStream {
-    let res = req.send().await.expect("stream request");
+    try_open(req).await.expect("stream request")
+}
+
+/// `open` for a server that may be away (the fault tests): a request that
+/// fails is the caller's to handle.
+pub async fn try_open(req: reqwest::RequestBuilder) -> Result<SseStream, reqwest::Error> {
+    let res = req.send().await?;
+    Ok(from_response(res))
+}
+
+/// Reads the frames of a response (whatever its status).
+fn from_response(res: reqwest::Response) -> SseStream {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -90,6 +101,12 @@ pub async fn open(req: reqwest::RequestBuilder) -> SseStream {
 }
 
 impl SseStream {
+    /// The next frame, or None once the stream has ended; waits as long as
+    /// it takes (the caller bounds it).
+    pub async fn recv(&mut self) -> Option<Frame> {
+        self.rx.recv().await
+    }
+
     /// The next frame (including `retry:`-only frames), or panic after 10 s.
     pub async fn next(&mut self) -> Frame {
         tokio::time::timeout(Duration::from_secs(10), self.rx.recv())

@@ -9,7 +9,10 @@ use super::users::UserDto;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
+    /// Not blank.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S"))]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub password: String,
 }
 
@@ -30,6 +33,7 @@ pub const LANGUAGES: [&str; 2] = ["pl", "en"];
 pub struct UpdateMe {
     /// `pl` or `en`: the language of e-mails (and of the web app).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(pl|en)$"))]
     pub language: Option<String>,
     /// E-mail notifications about new messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,7 +44,9 @@ pub struct UpdateMe {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangePassword {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub current_password: String,
     /// 8 to 256 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
     pub new_password: String,
 }

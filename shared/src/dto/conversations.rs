@@ -108,6 +108,8 @@ pub struct ConversationDetail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateConversation {
+    /// The other members (the caller is added anyway).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub member_ids: Vec<i64>,
     #[serde(default)]
     pub name: Option<String>,
@@ -129,6 +131,7 @@ pub struct UpdateConversation {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddMembers {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub user_ids: Vec<i64>,
 }
 

@@ -123,6 +123,8 @@ pub struct ForwardMessage {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddReaction {
+    /// One of 👍 ❤️ 😂 😮 😢 ✅ (❤ without the variation selector too).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(👍|❤️|❤|😂|😮|😢|✅)$"))]
     pub emoji: String,
 }
 
