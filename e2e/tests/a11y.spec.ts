@@ -66,6 +66,7 @@ test('axe: the login page', async ({ page }) => {
 });
 
 test('axe: the list with a chat open, in light and dark', async ({ page, server, browser }) => {
+  test.setTimeout(60_000);
   const { jan, id, first } = await seed(page, server);
   const janSide = await openSession(browser, jan, `/wiadomosci/${id}`);
   await page.goto(`/wiadomosci/${id}`);

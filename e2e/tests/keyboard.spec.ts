@@ -29,6 +29,7 @@ test('keyboard only: sign in, open a conversation, send, react and reply', async
   server,
   browser,
 }) => {
+  test.setTimeout(60_000);
   const anna = await createUser(server, 'Anna Nowak');
   const jan = await createUser(server, 'Jan Kowalski');
   const janSide = await openSession(browser, jan);

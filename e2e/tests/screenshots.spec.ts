@@ -31,6 +31,7 @@ const TEXTS = {
 for (const lang of ['pl', 'en'] as const) {
   for (const [kind, options] of Object.entries(VIEWPORTS)) {
     test(`screenshots: ${kind}, ${lang}`, async ({ server, browser }) => {
+      test.setTimeout(60_000);
       const dir = join(SCREENSHOTS, lang);
       mkdirSync(dir, { recursive: true });
       const shot = (page: Page, screen: string) =>
