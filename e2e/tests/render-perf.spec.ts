@@ -129,7 +129,7 @@ test('render time with 1,000 conversations and a 5,000-message conversation', as
     [`list: navigation → first screen (${FIRST_SCREEN} items) rendered`]:
       `${Math.round(firstScreenMs)} ms`,
     [`list: navigation → all ${total} items rendered`]: `${Math.round(listMs)} ms`,
-    'chat: click → newest 50 of 5,001 messages rendered': `${Math.round(chatMs)} ms`,
+    'chat: click → newest 50 of 5,002 messages rendered': `${Math.round(chatMs)} ms`,
     'list: API requests (count, first start → last end)': listApi,
     'chat: API requests after the click': chatApi,
   };
