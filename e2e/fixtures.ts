@@ -1,5 +1,6 @@
 import { ConsoleMessage, expect, test as base } from '@playwright/test';
 
+import { ServerControl } from './server-control';
 import { ServerInfo, readServerInfo } from './server-info';
 
 /** Errors the page threw or logged during a test. */
@@ -31,9 +32,23 @@ function isHandledApiError(msg: ConsoleMessage): boolean {
   );
 }
 
-export const test = base.extend<{ server: ServerInfo; pageErrors: PageErrors }>({
+export const test = base.extend<{
+  server: ServerInfo;
+  pageErrors: PageErrors;
+  serverControl: ServerControl;
+}>({
   server: async ({}, use) => {
     await use(readServerInfo());
+  },
+
+  // Stops and starts the server (same port and database); a test that
+  // fails while it is stopped leaves it started again for the next ones.
+  serverControl: async ({ server }, use) => {
+    const control = new ServerControl(server);
+    await use(control);
+    if (control.isStopped) {
+      await control.start();
+    }
   },
 
   // Fails the test when the page threw or logged an error: a broken wasm

@@ -8,11 +8,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 
-import { SERVER_INFO_ENV, ServerInfo, baseUrl, port } from './server-info';
+import { SERVER_INFO_ENV, ServerInfo, baseUrl } from './server-info';
+import { LOG_PATH, REPO, healthy, serverEnv, writeServerPid } from './server-process';
 
-const REPO = resolve(__dirname, '..');
 const STARTUP_TIMEOUT_MS = 60_000;
 
 /** Set here for global-teardown.ts (same process). */
@@ -50,30 +50,17 @@ export default async function globalSetup(): Promise<void> {
   }
 
   const dataDir = mkdtempSync(join(tmpdir(), 'messaging-e2e-'));
-  const logDir = join(__dirname, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const logPath = join(logDir, 'server.log');
+  const logPath = LOG_PATH;
+  mkdirSync(dirname(logPath), { recursive: true });
   const log = createWriteStream(logPath);
 
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    BIND: `127.0.0.1:${port()}`,
-    DATA_DIR: dataDir,
-    PUBLIC_URL: url,
-    STATIC_DIR: staticDir,
-    RUST_LOG: 'info',
-    // Every test signs in a few users from 127.0.0.1; the per-account
-    // limit (what auth.spec.ts checks) stays at its default.
-    LOGIN_MAX_ATTEMPTS_PER_IP: '1000',
-    // The suite sends and creates faster than a person, as the same users.
-    MESSAGES_PER_MINUTE: '10000',
-    MESSAGES_BURST: '10000',
-    CONVERSATIONS_PER_HOUR: '10000',
-  };
-  delete env.DATABASE_URL;
+  const env = serverEnv(dataDir);
 
   const server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   process.env[SERVER_PID_ENV] = String(server.pid);
+  if (server.pid) {
+    writeServerPid(dataDir, server.pid);
+  }
   process.env[DATA_DIR_ENV] = dataDir;
 
   let stdout = '';
@@ -129,13 +116,4 @@ export default async function globalSetup(): Promise<void> {
   const infoPath = join(dataDir, 'e2e-server.json');
   writeFileSync(infoPath, JSON.stringify(info, null, 2));
   process.env[SERVER_INFO_ENV] = infoPath;
-}
-
-async function healthy(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    return response.status === 200;
-  } catch {
-    return false;
-  }
 }

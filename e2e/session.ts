@@ -8,6 +8,8 @@ import { TestUser, signIn } from './users';
 export interface OtherSession {
   context: BrowserContext;
   page: Page;
+  /** Lets the test expect console errors matching `pattern` (e.g. while the server is down). */
+  allow(pattern: RegExp): void;
   /** Closes the context and fails on errors its page threw or logged. */
   close(): Promise<void>;
 }
@@ -25,11 +27,12 @@ export async function openSession(
   const context = await browser.newContext(options);
   const page = await context.newPage();
   const errors: string[] = [];
+  const allowed: RegExp[] = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.stack || err.message}`));
   page.on('console', (msg) => {
     const fromApi = new URL(msg.location().url || '/', 'http://x').pathname.startsWith('/api/');
     const handled = fromApi && /status of 4\d\d/.test(msg.text());
-    if (msg.type() === 'error' && !handled) {
+    if (msg.type() === 'error' && !handled && !allowed.some((p) => p.test(msg.text()))) {
       errors.push(`console.error: ${msg.text()} (${msg.location().url})`);
     }
   });
@@ -37,6 +40,7 @@ export async function openSession(
   return {
     context,
     page,
+    allow: (pattern) => allowed.push(pattern),
     close: async () => {
       await context.close();
       expect(errors, `errors in ${user.name}'s page`).toEqual([]);

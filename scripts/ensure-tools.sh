@@ -63,6 +63,19 @@ if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# e2e/seed.ts writes the render-time data straight into the e2e server's
+# SQLite database with the sqlite3 shell.
+if [ "$want_browser" = 1 ] && ! command -v sqlite3 >/dev/null; then
+  say "installing sqlite3 (the e2e render-time seed)"
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3
+  fi
+fi
+
 # The e-mail notification tests run a real SMTP server (aiosmtpd): from
 # PyPI with pip, or Debian's package where pip refuses (system Python).
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then

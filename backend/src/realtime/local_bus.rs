@@ -1,11 +1,15 @@
 //! In-process event bus (the embedded default, one instance). Per user: a
 //! bounded queue per live stream and a ring buffer of recent events
 //! for replay, bounded by count and age, so memory stays bounded. Ids are
-//! one increasing counter, so "after id N" is a plain comparison.
+//! one increasing counter, so "after id N" is a plain comparison. The
+//! counter starts at the boot time in microseconds, so the ids of a
+//! restarted server are above those of the process before it, and a client
+//! resuming from one of those gets `resync` instead of missing the events
+//! published between the restart and its reconnect.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::bus::{BoxFuture, Envelope, EventBus, Fanout, Live, Opened, Subscription};
 use shared::Event;
@@ -65,11 +69,21 @@ impl Default for LocalBus {
 
 impl LocalBus {
     pub fn new() -> Self {
+        let boot = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
+            .unwrap_or(0);
+        Self::starting_after(boot)
+    }
+
+    /// A bus whose first id is `last_before + 1`; a client resuming from an
+    /// id below that (an earlier process's) gets resync.
+    fn starting_after(last_before: u64) -> Self {
         Self {
             inner: Mutex::new(Inner {
-                next_id: 0,
+                next_id: last_before,
                 users: HashMap::new(),
-                forgotten_up_to: 0,
+                forgotten_up_to: last_before,
                 last_sweep: Instant::now(),
             }),
         }
@@ -184,7 +198,7 @@ mod tests {
 
     #[tokio::test]
     async fn delivers_only_to_recipients() {
-        let bus = LocalBus::new();
+        let bus = LocalBus::starting_after(0);
         let mut a = bus.subscribe(1);
         let mut b = bus.subscribe(2);
         bus.publish(&[1], ev(7)).await;
@@ -194,7 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn replays_after_the_last_id_then_goes_live() {
-        let bus = LocalBus::new();
+        let bus = LocalBus::starting_after(0);
         bus.publish(&[1], ev(1)).await;
         bus.publish(&[1], ev(2)).await;
         bus.publish(&[1], ev(3)).await;
@@ -210,7 +224,7 @@ mod tests {
 
     #[tokio::test]
     async fn beyond_the_window_means_resync() {
-        let bus = LocalBus::new();
+        let bus = LocalBus::starting_after(0);
         for i in 0..(REPLAY_MAX_EVENTS as i64 + 10) {
             bus.publish(&[1], ev(i)).await;
         }
@@ -219,5 +233,25 @@ mod tests {
         let ok = bus.open(1, Some("1005")).await;
         assert!(!ok.resync);
         assert_eq!(ok.replay.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn an_id_from_before_a_restart_means_resync() {
+        let before = LocalBus::new();
+        let mut live = before.subscribe(1);
+        for i in 0..3 {
+            before.publish(&[1], ev(i)).await;
+        }
+        let mut last = String::new();
+        while let Ok(env) = live.try_recv() {
+            last = env.id.clone();
+        }
+        // The restarted server publishes before the client is back.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let after = LocalBus::new();
+        after.publish(&[1], ev(9)).await;
+        let resumed = after.open(1, Some(&last)).await;
+        assert!(resumed.resync, "resuming from {last} must not skip ev(9)");
+        assert!(resumed.replay.is_empty());
     }
 }

@@ -16,6 +16,9 @@ pub fn ConversationList() -> impl IntoView {
     let chat = use_chat();
     let query = RwSignal::new(String::new());
     let dialog_open = RwSignal::new(false);
+    // Opening a conversation re-renders the two items whose state changed,
+    // not every item of a long list.
+    let open = Selector::new(move || chat.open.get());
 
     let archive = chat.show_archived;
     let source = move || {
@@ -117,7 +120,9 @@ pub fn ConversationList() -> impl IntoView {
                 <For
                     each=move || filtered.get()
                     key=item_key
-                    children=move |summary| view! { <ConversationItem summary=summary /> }
+                    children=move |summary| {
+                        view! { <ConversationItem summary=summary open=open.clone() /> }
+                    }
                 />
             </ul>
             <NewConversationDialog open=dialog_open />
@@ -138,11 +143,15 @@ fn item_key(c: &ConversationSummary) -> String {
 }
 
 #[component]
-fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
+fn ConversationItem(
+    summary: ConversationSummary,
+    /// Which conversation is open.
+    open: Selector<Option<i64>>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let chat = use_chat();
     let id = summary.id;
-    let active = move || chat.open.get() == Some(id);
+    let active = move || open.selected(&Some(id));
     let unread = summary.unread_count;
     let at = activity(&summary);
     let name = summary.name.clone();
@@ -181,7 +190,7 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
         <li class="conversation-item" class:conversation-item--unread={unread > 0}>
             <a
                 class="conversation-item__link"
-                class:conversation-item__link--active=active
+                class:conversation-item__link--active=active.clone()
                 href=format!("{BASE}/{id}")
                 aria-current=move || active().then_some("page")
                 data-testid="conversation-item"

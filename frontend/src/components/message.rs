@@ -35,6 +35,17 @@ pub fn MessageRow(
     let conversation_id = message.conversation_id;
     let picker_open = RwSignal::new(false);
     let confirming = RwSignal::new(false);
+    // The picker's options hide once one is chosen (or on Escape): the focus
+    // goes back to the button that opened it instead of getting lost.
+    let react_button = NodeRef::<leptos::html::Button>::new();
+    let close_picker = move || {
+        if picker_open.get_untracked() {
+            picker_open.set(false);
+            if let Some(button) = react_button.get_untracked() {
+                let _ = button.focus();
+            }
+        }
+    };
 
     // What does change, each part on its own.
     let first_in_group =
@@ -207,7 +218,10 @@ pub fn MessageRow(
                     type="button"
                     class="emoji-picker__option"
                     aria-label=move || Strings::fill(i18n.t().react_with, "emoji", emoji)
-                    on:click=move |_| toggle(emoji.to_owned())
+                    on:click=move |_| {
+                        close_picker();
+                        toggle(emoji.to_owned());
+                    }
                 >
                     {emoji}
                 </button>
@@ -223,7 +237,7 @@ pub fn MessageRow(
             aria-label=i18n.text(|t| t.message_actions)
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
-                    picker_open.set(false);
+                    close_picker();
                     confirming.set(false);
                 }
             }
@@ -244,6 +258,7 @@ pub fn MessageRow(
             <button
                 type="button"
                 class="icon-button"
+                node_ref=react_button
                 aria-label=i18n.text(|t| t.react)
                 title=i18n.text(|t| t.react)
                 aria-expanded=move || picker_open.get().to_string()

@@ -3,7 +3,7 @@
 //! one event stream (`state::realtime`); components only read it and call
 //! its methods.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -19,6 +19,8 @@ use crate::api::{self, ApiError};
 
 /// Messages of one page request.
 const PAGE_SIZE: u32 = 50;
+/// Pages of 100 conversations loaded for the list after the first one.
+const MAX_LIST_PAGES: usize = 20;
 /// How long a typing signal is shown without a new one.
 const TYPING_TTL_MS: f64 = 5_000.0;
 /// Longest list preview, in characters (as the server cuts them).
@@ -143,38 +145,39 @@ impl ChatStore {
         self.list_generation.update_value(|g| *g += 1);
         let generation = self.list_generation.get_value();
         spawn_local(async move {
-            let result = api::all_conversations(false).await;
-            if self.list_generation.get_value() != generation {
-                return;
-            }
-            match result {
-                Ok(page) => {
-                    self.conversations.update(|list| {
-                        let mut fresh = page.items;
-                        // An event may have arrived while the request was on
-                        // its way: keep the newer last message.
-                        for item in &mut fresh {
-                            if let Some(old) = list.iter().find(|c| c.id == item.id)
-                                && last_id(old) > last_id(item)
-                            {
-                                item.last_message = old.last_message.clone();
-                                item.unread_count = item.unread_count.max(old.unread_count);
-                                item.updated_at = item.updated_at.max(old.updated_at);
-                            }
-                        }
-                        sort(&mut fresh);
-                        *list = fresh;
-                    });
+            // Page by page, most recently active first: the first page is
+            // shown as soon as it arrives (the first screen does not wait
+            // for a long list), the whole list replaces it at the end.
+            let mut fresh: Vec<ConversationSummary> = Vec::new();
+            let mut cursor: Option<String> = None;
+            for page_number in 0..=MAX_LIST_PAGES {
+                let result = api::conversations(false, cursor.as_deref()).await;
+                if self.list_generation.get_value() != generation {
+                    return;
+                }
+                let page = match result {
+                    Ok(page) => page,
+                    Err(err) => {
+                        leptos::logging::warn!("loading conversations failed: {err}");
+                        self.list_error.set(Some(err));
+                        self.list_loaded.set(true);
+                        return;
+                    }
+                };
+                fresh.extend(page.items);
+                cursor = page.next_cursor;
+                let complete = cursor.is_none() || page_number == MAX_LIST_PAGES;
+                if complete || page_number == 0 {
+                    self.conversations
+                        .update(|list| merge_list(list, fresh.clone(), complete));
                     self.list_error.set(None);
                     self.list_loaded.set(true);
-                    self.refresh_presence();
                 }
-                Err(err) => {
-                    leptos::logging::warn!("loading conversations failed: {err}");
-                    self.list_error.set(Some(err));
-                    self.list_loaded.set(true);
+                if complete {
+                    break;
                 }
             }
+            self.refresh_presence();
         });
     }
 
@@ -212,8 +215,9 @@ impl ChatStore {
     pub fn refresh_presence(self) {
         let me = self.me.get_untracked();
         let mut ids: Vec<i64> = Vec::new();
+        let mut seen: HashSet<i64> = HashSet::new();
         let mut add = |id: i64| {
-            if Some(id) != me && !ids.contains(&id) {
+            if Some(id) != me && seen.insert(id) {
                 ids.push(id);
             }
         };
@@ -229,6 +233,11 @@ impl ChatStore {
                 detail.members.iter().for_each(|m| add(m.id));
             }
         });
+        self.ask_presence(ids);
+    }
+
+    /// Asks for the presence of `ids` (in chunks the API takes).
+    fn ask_presence(self, ids: Vec<i64>) {
         if ids.is_empty() {
             return;
         }
@@ -274,17 +283,21 @@ impl ChatStore {
             match api::conversation(id).await {
                 Ok(detail) => {
                     self.missing.update(|m| m.retain(|x| *x != id));
-                    let unknown = self.presence.with_untracked(|p| {
-                        detail.members.iter().any(|m| {
-                            Some(m.id) != self.me.get_untracked() && !p.contains_key(&m.id)
-                        })
+                    // Only the members whose presence is not known yet: the
+                    // people of the whole list were asked for already.
+                    let me = self.me.get_untracked();
+                    let unknown: Vec<i64> = self.presence.with_untracked(|p| {
+                        detail
+                            .members
+                            .iter()
+                            .map(|m| m.id)
+                            .filter(|id| Some(*id) != me && !p.contains_key(id))
+                            .collect()
                     });
                     self.details.update(|d| {
                         d.insert(id, detail);
                     });
-                    if unknown {
-                        self.refresh_presence();
-                    }
+                    self.ask_presence(unknown);
                 }
                 Err(err) => {
                     leptos::logging::warn!("loading conversation {id} failed: {err}");
@@ -951,6 +964,33 @@ impl Default for ChatStore {
 /// The app's `ChatStore` (provided by `App`).
 pub fn use_chat() -> ChatStore {
     expect_context::<ChatStore>()
+}
+
+/// Puts freshly fetched summaries into the list. An event may have arrived
+/// while the request was on its way: the newer last message is kept. A
+/// `complete` fetch replaces the list; a partial one (the first page) keeps
+/// the entries it does not cover yet.
+fn merge_list(
+    list: &mut Vec<ConversationSummary>,
+    mut fresh: Vec<ConversationSummary>,
+    complete: bool,
+) {
+    let old: HashMap<i64, &ConversationSummary> = list.iter().map(|c| (c.id, c)).collect();
+    for item in &mut fresh {
+        if let Some(old) = old.get(&item.id)
+            && last_id(old) > last_id(item)
+        {
+            item.last_message = old.last_message.clone();
+            item.unread_count = item.unread_count.max(old.unread_count);
+            item.updated_at = item.updated_at.max(old.updated_at);
+        }
+    }
+    if !complete {
+        let covered: HashSet<i64> = fresh.iter().map(|c| c.id).collect();
+        fresh.extend(list.iter().filter(|c| !covered.contains(&c.id)).cloned());
+    }
+    sort(&mut fresh);
+    *list = fresh;
 }
 
 fn last_id(c: &ConversationSummary) -> Option<i64> {
