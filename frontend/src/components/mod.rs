@@ -13,6 +13,7 @@ mod language_switcher;
 mod message;
 mod new_conversation_dialog;
 mod presence;
+mod user_picker;
 
 pub use app_header::AppHeader;
 pub use avatar::Avatar;
@@ -27,3 +28,4 @@ pub use language_switcher::LanguageSwitcher;
 pub use message::MessageRow;
 pub use new_conversation_dialog::NewConversationDialog;
 pub use presence::{PresenceDot, presence_line};
+pub use user_picker::UserPicker;
