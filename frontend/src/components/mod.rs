@@ -1,6 +1,7 @@
 //! Pieces of the UI, named for what the user sees.
 
 mod app_header;
+pub mod attachments;
 mod avatar;
 pub mod chat;
 mod chat_header;
