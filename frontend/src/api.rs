@@ -15,8 +15,8 @@ use shared::dto::conversations::{
     UpdateConversation, UpdateSettings,
 };
 use shared::dto::messages::{
-    AddReaction, AttachmentDto, EditMessage, ForwardMessage, MessageDto, MessagePage, PinDto, ReactionsDto,
-    SendMessage,
+    AddReaction, AttachmentDto, EditMessage, ForwardMessage, MessageDto, MessagePage, PinDto,
+    ReactionsDto, SendMessage,
 };
 use shared::dto::users::{PresenceDto, UserDto, UserPage};
 use shared::{ErrorCode, Problem};
@@ -308,11 +308,12 @@ pub fn start_upload(
     let form = web_sys::FormData::new().map_err(js_error)?;
     form.append_with_blob_and_filename("file", file, &file.name())
         .map_err(js_error)?;
-    let progress = Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |ev: web_sys::ProgressEvent| {
-        if ev.length_computable() && ev.total() > 0.0 {
-            on_progress(ev.loaded() / ev.total());
-        }
-    });
+    let progress =
+        Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |ev: web_sys::ProgressEvent| {
+            if ev.length_computable() && ev.total() > 0.0 {
+                on_progress(ev.loaded() / ev.total());
+            }
+        });
     xhr.upload()
         .map_err(js_error)?
         .set_onprogress(Some(progress.as_ref().unchecked_ref()));

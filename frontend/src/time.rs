@@ -61,7 +61,11 @@ fn relative_at(at: Local, today: Day, minutes: i64, t: &Strings) -> String {
     } else if at.day == today - 1 {
         t.time_yesterday.to_owned()
     } else {
-        date_text(at.day, civil_from_days(at.day).0 != civil_from_days(today).0, t)
+        date_text(
+            at.day,
+            civil_from_days(at.day).0 != civil_from_days(today).0,
+            t,
+        )
     }
 }
 
@@ -162,9 +166,15 @@ mod tests {
     #[test]
     fn day_numbers_round_trip() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2024, 2, 29) + 1, days_from_civil(2024, 3, 1));
+        assert_eq!(
+            days_from_civil(2024, 2, 29) + 1,
+            days_from_civil(2024, 3, 1)
+        );
         assert_eq!(civil_from_days(days_from_civil(2025, 3, 12)), (2025, 3, 12));
-        assert_eq!(civil_from_days(days_from_civil(1999, 12, 31) + 1), (2000, 1, 1));
+        assert_eq!(
+            civil_from_days(days_from_civil(1999, 12, 31) + 1),
+            (2000, 1, 1)
+        );
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 
@@ -185,7 +195,13 @@ mod tests {
         assert_eq!(relative_at(at(today - 3, 9), today, 5_000, pl), "09.03");
         assert_eq!(relative_at(at(today - 3, 9), today, 5_000, en), "Mar 9");
         let long_ago = days_from_civil(2024, 2, 6);
-        assert_eq!(relative_at(at(long_ago, 9), today, 600_000, pl), "06.02.2024");
-        assert_eq!(relative_at(at(long_ago, 9), today, 600_000, en), "Feb 6, 2024");
+        assert_eq!(
+            relative_at(at(long_ago, 9), today, 600_000, pl),
+            "06.02.2024"
+        );
+        assert_eq!(
+            relative_at(at(long_ago, 9), today, 600_000, en),
+            "Feb 6, 2024"
+        );
     }
 }

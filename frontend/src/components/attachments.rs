@@ -90,13 +90,15 @@ impl PendingFiles {
                     continue;
                 }
             };
-            self.uploads
-                .update_value(|u| u.push((key, upload.clone())));
+            self.uploads.update_value(|u| u.push((key, upload.clone())));
             spawn_local(async move {
                 let result = api::finish_upload(&upload, done).await;
                 self.uploads.update_value(|u| u.retain(|(k, _)| *k != key));
                 // Removed meanwhile: nothing to show.
-                if !self.files.with_untracked(|f| f.iter().any(|p| p.key == key)) {
+                if !self
+                    .files
+                    .with_untracked(|f| f.iter().any(|p| p.key == key))
+                {
                     return;
                 }
                 state.set(match result {
@@ -332,9 +334,7 @@ fn attachment_view(a: AttachmentDto, i18n: I18n) -> AnyView {
         let size = move || human_size(a.size_bytes, i18n.lang() == Lang::Pl);
         let label = {
             let name = a.filename.clone();
-            move || {
-                Strings::fill(i18n.t().download_file, "name", &name).replace("{size}", &size())
-            }
+            move || Strings::fill(i18n.t().download_file, "name", &name).replace("{size}", &size())
         };
         view! {
             <a

@@ -12,8 +12,8 @@ use shared::dto::conversations::Role;
 use shared::dto::users::UserDirectoryEntry;
 
 use crate::api::ApiError;
-use crate::components::{Avatar, UserPicker};
 use crate::components::chat::use_chat_ui;
+use crate::components::{Avatar, UserPicker};
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::use_chat;
 

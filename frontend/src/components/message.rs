@@ -67,12 +67,10 @@ pub fn MessageRow(
                 .unwrap_or_default()
         })
     });
-    let link_preview = Memo::new(move |_| {
-        row.with(|r| r.as_ref().and_then(|r| r.message.link_preview.clone()))
-    });
-    let readers = Memo::new(move |_| {
-        row.with(|r| r.as_ref().map(|r| r.readers.clone()).unwrap_or_default())
-    });
+    let link_preview =
+        Memo::new(move |_| row.with(|r| r.as_ref().and_then(|r| r.message.link_preview.clone())));
+    let readers =
+        Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.readers.clone()).unwrap_or_default()));
     let current = move || row.get_untracked().map(|r| r.message);
     let pinned = move || chat.is_pinned(conversation_id, id);
 
@@ -444,14 +442,10 @@ fn link_card(preview: LinkPreview) -> Option<AnyView> {
         return None;
     }
     let title = preview.title.clone().unwrap_or_else(|| preview.url.clone());
-    let site = preview.site_name.clone().unwrap_or_else(|| {
-        preview
-            .url
-            .split('/')
-            .nth(2)
-            .unwrap_or_default()
-            .to_owned()
-    });
+    let site = preview
+        .site_name
+        .clone()
+        .unwrap_or_else(|| preview.url.split('/').nth(2).unwrap_or_default().to_owned());
     // The page's policy loads images over https only.
     let image = preview
         .image

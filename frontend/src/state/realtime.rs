@@ -6,8 +6,8 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use leptos::prelude::*;
 use chrono::{DateTime, Utc};
+use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 use shared::dto::messages::{MessageDto, ReactionSummary};
@@ -99,9 +99,10 @@ pub fn start(store: ChatStore) {
     {
         timers.push(handle);
     }
-    if let Ok(handle) =
-        set_interval_with_handle(move || store.now.set(crate::time::now()), Duration::from_secs(30))
-    {
+    if let Ok(handle) = set_interval_with_handle(
+        move || store.now.set(crate::time::now()),
+        Duration::from_secs(30),
+    ) {
         timers.push(handle);
     }
     // Still not open after a few seconds: say so.
