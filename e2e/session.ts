@@ -1,3 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
 import { type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 import { expect } from './fixtures';
@@ -118,4 +124,84 @@ export function messageWith(page: Page, text: string) {
 
 export function conversationItem(page: Page, name: string) {
   return page.getByTestId('conversation-item').filter({ hasText: name });
+}
+
+/** A server of the test's own, started with settings the shared one lacks. */
+export interface OwnServer {
+  info: ServerInfo;
+  /** Stops the server and removes its data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts another `messaging serve` (the binary of `shared`) on a free port
+ * with a fresh data directory and `env` on top of the shared server's
+ * settings (e.g. MAX_UPLOAD_BYTES, LINK_PREVIEW_*). Use its `info` with
+ * createUser, and `openSession(browser, user, undefined, { baseURL: info.baseUrl })`.
+ */
+export async function startOwnServer(
+  shared: ServerInfo,
+  env: Record<string, string>,
+): Promise<OwnServer> {
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address() as AddressInfo;
+      probe.close(() => resolvePort(address.port));
+    });
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'messaging-e2e-own-'));
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    BIND: `127.0.0.1:${port}`,
+    DATA_DIR: dataDir,
+    PUBLIC_URL: baseUrl,
+    STATIC_DIR: resolve(__dirname, '..', 'dist'),
+    RUST_LOG: 'info',
+    LOGIN_MAX_ATTEMPTS_PER_IP: '1000',
+    ...env,
+  };
+  delete childEnv.DATABASE_URL;
+  const child = spawn(shared.bin, ['serve'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const stop = async () => {
+    if (!exited) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+      if (!exited) {
+        child.kill('SIGKILL');
+      }
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const email = /e-mail:\s+(\S+)/.exec(stdout)?.[1];
+    const password = /password:\s+(\S+)/.exec(stdout)?.[1];
+    let up = false;
+    try {
+      up = (await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
+    } catch {
+      up = false;
+    }
+    if (email && password && up) {
+      return { info: { baseUrl, admin: { email, password }, bin: shared.bin, dataDir }, stop };
+    }
+    if (exited || Date.now() > deadline) {
+      await stop();
+      throw new Error(`own server did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

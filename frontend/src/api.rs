@@ -15,8 +15,8 @@ use shared::dto::conversations::{
     UpdateConversation, UpdateSettings,
 };
 use shared::dto::messages::{
-    AddReaction, EditMessage, ForwardMessage, MessageDto, MessagePage, PinDto, ReactionsDto,
-    SendMessage,
+    AddReaction, AttachmentDto, EditMessage, ForwardMessage, MessageDto, MessagePage, PinDto,
+    ReactionsDto, SendMessage,
 };
 use shared::dto::users::{PresenceDto, UserDto, UserPage};
 use shared::{ErrorCode, Problem};
@@ -275,6 +275,84 @@ pub async fn remove_reaction(id: i64, emoji: &str) -> Result<ReactionsDto, ApiEr
 pub async fn users(query: &str) -> Result<UserPage, ApiError> {
     let builder = Request::get(&url("/users")).query([("q", query), ("limit", "20")]);
     read_json(send(builder).await?).await
+}
+
+/// One file upload in flight (`POST /api/attachments`), cancellable.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    xhr: web_sys::XmlHttpRequest,
+}
+
+impl Upload {
+    /// Stops the upload; its `finish` then fails with a network error.
+    pub fn abort(&self) {
+        let _ = self.xhr.abort();
+    }
+}
+
+/// Starts uploading one file as `multipart/form-data`, reporting the share
+/// sent (0.0–1.0) to `on_progress`. `fetch` has no upload progress, hence
+/// XMLHttpRequest. Await the answer with [`finish_upload`].
+pub fn start_upload(
+    file: &web_sys::File,
+    on_progress: impl Fn(f64) + 'static,
+) -> Result<(Upload, js_sys::Promise), ApiError> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    let js_error = |e: wasm_bindgen::JsValue| ApiError::Network(format!("{e:?}"));
+    let xhr = web_sys::XmlHttpRequest::new().map_err(js_error)?;
+    xhr.open("POST", &url("/attachments")).map_err(js_error)?;
+    xhr.set_request_header("Accept", "application/json")
+        .map_err(js_error)?;
+    let form = web_sys::FormData::new().map_err(js_error)?;
+    form.append_with_blob_and_filename("file", file, &file.name())
+        .map_err(js_error)?;
+    let progress =
+        Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |ev: web_sys::ProgressEvent| {
+            if ev.length_computable() && ev.total() > 0.0 {
+                on_progress(ev.loaded() / ev.total());
+            }
+        });
+    xhr.upload()
+        .map_err(js_error)?
+        .set_onprogress(Some(progress.as_ref().unchecked_ref()));
+    // The closure lives as long as the request may call it (the page).
+    progress.forget();
+    // `loadend` follows success, error, abort and timeout alike.
+    let done = js_sys::Promise::new(&mut |resolve, _reject| xhr.set_onloadend(Some(&resolve)));
+    xhr.send_with_opt_form_data(Some(&form)).map_err(js_error)?;
+    Ok((Upload { xhr }, done))
+}
+
+/// The stored attachments of a finished upload, or why it failed (413
+/// `payload_too_large` for a file over the server's limit).
+pub async fn finish_upload(
+    upload: &Upload,
+    done: js_sys::Promise,
+) -> Result<Vec<AttachmentDto>, ApiError> {
+    let _ = wasm_bindgen_futures::JsFuture::from(done).await;
+    let xhr = &upload.xhr;
+    let status = xhr.status().unwrap_or(0);
+    if status == 0 {
+        return Err(ApiError::Network("the upload did not complete".into()));
+    }
+    let body = xhr.response_text().ok().flatten().unwrap_or_default();
+    if (200..300).contains(&status) {
+        return serde_json::from_str(&body).map_err(|_| ApiError::UnexpectedResponse { status });
+    }
+    let is_json = xhr
+        .get_response_header("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.contains("json"));
+    match serde_json::from_str::<Problem>(&body) {
+        Ok(problem) if is_json => Err(ApiError::Problem {
+            problem,
+            retry_after: None,
+        }),
+        _ => Err(ApiError::UnexpectedResponse { status }),
+    }
 }
 
 /// `POST /api/messages/heartbeat`: keeps the caller online.

@@ -1,12 +1,14 @@
 //! The chat pane: header, pinned bar, messages (newest at the bottom, older
 //! loaded on scrolling up), typing line, composer and the chat's dialogs.
 
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use leptos::html;
 use leptos::prelude::*;
 use shared::dto::messages::MessageDto;
+use shared::dto::users::UserBrief;
 
 use crate::app::BASE;
+use crate::components::attachments::PendingFiles;
 use crate::components::{
     ChatHeader, Composer, ForwardDialog, GroupSettingsDialog, MessageRow, PinnedBar,
 };
@@ -37,6 +39,8 @@ pub struct ChatUi {
     pub forwarding: RwSignal<Option<MessageDto>>,
     /// The group settings dialog is open.
     pub group_settings: RwSignal<bool>,
+    /// Files chosen for the next message.
+    pub pending: PendingFiles,
 }
 
 impl ChatUi {
@@ -112,9 +116,12 @@ pub struct Row {
     /// First of a run of one sender's messages (shows the name).
     pub first_in_group: bool,
     /// A date separator goes before this message.
-    pub new_day: Option<NaiveDate>,
+    pub new_day: Option<time::Day>,
     pub tick: Option<Tick>,
     pub is_group: bool,
+    /// In groups: the members (not me, not the sender) whose read position
+    /// is this message, i.e. who have read up to here and no further.
+    pub readers: Vec<UserBrief>,
 }
 
 #[component]
@@ -128,11 +135,19 @@ pub fn ChatView(id: i64) -> impl IntoView {
         scroller: NodeRef::new(),
         forwarding: RwSignal::new(None),
         group_settings: RwSignal::new(false),
+        pending: PendingFiles::new(),
     };
     provide_context(ui);
     let chat = use_chat();
     let missing = move || chat.missing.with(|m| m.contains(&id));
     let i18n = use_i18n();
+    // Files dragged over the chat: a drop attaches them. Counted, since
+    // dragenter/dragleave fire for every child crossed.
+    let drag_depth = RwSignal::new(0i32);
+    let carries_files = |ev: &web_sys::DragEvent| {
+        ev.data_transfer()
+            .is_some_and(|dt| dt.types().includes(&"Files".into(), 0))
+    };
 
     view! {
         <Show
@@ -149,7 +164,39 @@ pub fn ChatView(id: i64) -> impl IntoView {
                 }
             }
         >
-            <section class="chat" data-testid="chat" data-conversation-id=id>
+            <section
+                class="chat"
+                class:chat--dropping=move || { drag_depth.get() > 0 }
+                data-testid="chat"
+                data-conversation-id=id
+                on:dragenter=move |ev| {
+                    if carries_files(&ev) {
+                        ev.prevent_default();
+                        drag_depth.update(|d| *d += 1);
+                    }
+                }
+                on:dragover=move |ev| {
+                    if carries_files(&ev) {
+                        ev.prevent_default();
+                    }
+                }
+                on:dragleave=move |ev| {
+                    if carries_files(&ev) {
+                        drag_depth.update(|d| *d = (*d - 1).max(0));
+                    }
+                }
+                on:drop=move |ev| {
+                    drag_depth.set(0);
+                    if carries_files(&ev) {
+                        ev.prevent_default();
+                        ui.pending.add(ev.data_transfer().and_then(|dt| dt.files()), i18n);
+                        ui.focus_composer();
+                    }
+                }
+            >
+                <p class="chat__drop-hint" aria-hidden="true">
+                    {i18n.text(|t| t.drop_files)}
+                </p>
                 <ChatHeader id=id />
                 <PinnedBar id=id />
                 <MessageList id=id />
@@ -170,7 +217,7 @@ fn MessageList(id: i64) -> impl IntoView {
 
     let rows = Memo::new(move |_| {
         let me = chat.me.get();
-        let (is_group, other_read) = chat.details.with(|d| match d.get(&id) {
+        let (is_group, other_read, read_positions) = chat.details.with(|d| match d.get(&id) {
             Some(detail) => (
                 detail.is_group,
                 detail
@@ -178,8 +225,20 @@ fn MessageList(id: i64) -> impl IntoView {
                     .iter()
                     .find(|m| Some(m.id) != me)
                     .and_then(|m| m.last_read_message_id),
+                detail
+                    .members
+                    .iter()
+                    .filter(|m| detail.is_group && Some(m.id) != me)
+                    .filter_map(|m| {
+                        let brief = UserBrief {
+                            id: m.id,
+                            name: m.name.clone(),
+                        };
+                        m.last_read_message_id.map(|read| (read, brief))
+                    })
+                    .collect::<Vec<_>>(),
             ),
-            None => (false, None),
+            None => (false, None, Vec::new()),
         });
         chat.histories.with(|h| {
             let Some(history) = h.get(&id) else {
@@ -215,8 +274,19 @@ fn MessageList(id: i64) -> impl IntoView {
                     new_day,
                     tick,
                     is_group,
+                    readers: Vec::new(),
                 });
                 previous = Some(message);
+            }
+            // Each member's avatar goes under the newest loaded message
+            // they have read (not under their own: that says nothing).
+            for (read, member) in read_positions {
+                let at = rows.partition_point(|r| r.message.id <= read);
+                if let Some(row) = at.checked_sub(1).map(|i| &mut rows[i])
+                    && row.message.sender.as_ref().map(|s| s.id) != Some(member.id)
+                {
+                    row.readers.push(member);
+                }
             }
             rows
         })

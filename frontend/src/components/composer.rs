@@ -1,12 +1,16 @@
 //! Writing a message: Enter sends, Shift+Enter is a new line; reply and edit
-//! modes with a cancel button; a draft per conversation; the typing signal.
+//! modes with a cancel button; a draft per conversation; the typing signal;
+//! files attached by a button or a paste (or a drop on the chat), sent as
+//! `attachment_ids` once uploaded.
 
 use leptos::ev::{KeyboardEvent, SubmitEvent};
+use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::dto::messages::{MAX_MESSAGE_CHARS, SendMessage};
 
 use crate::api::ApiError;
+use crate::components::attachments::{PendingChips, UploadState};
 use crate::components::chat::use_chat_ui;
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::use_chat;
@@ -49,7 +53,17 @@ pub fn Composer(id: i64) -> impl IntoView {
             return;
         }
         let content = text.get_untracked().trim().to_owned();
-        if content.is_empty() {
+        let editing = ui.editing.with_untracked(Option::is_some);
+        let attachment_ids = if editing {
+            Vec::new()
+        } else {
+            ui.pending.ids()
+        };
+        if !editing && ui.pending.busy() {
+            ui.error.set(Some(i18n.t().wait_for_uploads.to_owned()));
+            return;
+        }
+        if content.is_empty() && attachment_ids.is_empty() {
             return;
         }
         if content.chars().count() > MAX_MESSAGE_CHARS {
@@ -70,18 +84,20 @@ pub fn Composer(id: i64) -> impl IntoView {
             });
             return;
         }
+        // The same text with the same files is the same message.
+        let what = format!("{content}\u{0}{attachment_ids:?}");
         let client_id = pending
             .with_value(|p| {
                 p.as_ref()
-                    .filter(|(c, _)| *c == content)
+                    .filter(|(c, _)| *c == what)
                     .map(|(_, id)| id.clone())
             })
             .unwrap_or_else(uuid_v4);
-        pending.set_value(Some((content.clone(), client_id.clone())));
+        pending.set_value(Some((what, client_id.clone())));
         let request = SendMessage {
             content,
             reply_to_id: ui.reply_to.get_untracked().map(|m| m.id),
-            attachment_ids: Vec::new(),
+            attachment_ids,
             client_id: Some(client_id),
         };
         spawn_local(async move {
@@ -90,6 +106,7 @@ pub fn Composer(id: i64) -> impl IntoView {
             match result {
                 Ok(()) => {
                     pending.set_value(None);
+                    ui.pending.clear();
                     text.set(String::new());
                     chat.set_draft(id, String::new());
                     ui.reply_to.set(None);
@@ -131,6 +148,35 @@ pub fn Composer(id: i64) -> impl IntoView {
             }
         }
         text.set(value);
+    };
+
+    // Files pasted into the text field (e.g. a screenshot) are attached.
+    let on_paste = move |ev: web_sys::ClipboardEvent| {
+        if ui.editing.with_untracked(Option::is_some) {
+            return;
+        }
+        let files = ev.clipboard_data().and_then(|data| data.files());
+        if files.as_ref().is_some_and(|f| f.length() > 0) {
+            ev.prevent_default();
+            ui.pending.add(files, i18n);
+        }
+    };
+    let file_input = NodeRef::<html::Input>::new();
+    let on_files_chosen = move |_| {
+        if let Some(input) = file_input.get_untracked() {
+            ui.pending.add(input.files(), i18n);
+            // The same file can be chosen again.
+            input.set_value("");
+        }
+        ui.focus_composer();
+    };
+    let can_send = move || {
+        let has_files = ui.editing.with(Option::is_none)
+            && ui.pending.files.with(|f| {
+                f.iter()
+                    .any(|p| matches!(p.state.get(), UploadState::Done(_)))
+            });
+        !sending.get() && !ui.pending.busy() && (has_files || text.with(|t| !t.trim().is_empty()))
     };
 
     let mode = move || {
@@ -190,7 +236,33 @@ pub fn Composer(id: i64) -> impl IntoView {
             <p class="composer__notice" role="status" data-testid="chat-notice">
                 {move || ui.notice.get()}
             </p>
+            <Show when=move || ui.editing.with(Option::is_none)>
+                <PendingChips pending=ui.pending />
+            </Show>
             <div class="composer__row">
+                <input
+                    type="file"
+                    multiple
+                    hidden
+                    node_ref=file_input
+                    data-testid="file-input"
+                    on:change=on_files_chosen
+                />
+                <button
+                    type="button"
+                    class="icon-button composer__attach"
+                    aria-label=i18n.text(|t| t.attach_files)
+                    title=i18n.text(|t| t.attach_files)
+                    disabled=move || ui.editing.with(Option::is_some)
+                    data-testid="attach"
+                    on:click=move |_| {
+                        if let Some(input) = file_input.get_untracked() {
+                            input.click();
+                        }
+                    }
+                >
+                    "📎"
+                </button>
                 <textarea
                     class="composer__input"
                     rows="1"
@@ -200,11 +272,12 @@ pub fn Composer(id: i64) -> impl IntoView {
                     prop:value=move || text.get()
                     on:input=on_input
                     on:keydown=on_keydown
+                    on:paste=on_paste
                 ></textarea>
                 <button
                     type="submit"
                     class="button button--primary composer__send"
-                    disabled=move || sending.get() || text.with(|t| t.trim().is_empty())
+                    disabled=move || !can_send()
                     aria-label=move || {
                         if ui.editing.with(Option::is_some) { i18n.t().save } else { i18n.t().send }
                     }

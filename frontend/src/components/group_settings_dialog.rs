@@ -3,8 +3,6 @@
 //! leave. Others see the changes live (conversation_updated, member_added,
 //! member_removed reload the details).
 
-use std::time::Duration;
-
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
@@ -13,14 +11,11 @@ use leptos_router::hooks::use_navigate;
 use shared::dto::conversations::Role;
 use shared::dto::users::UserDirectoryEntry;
 
-use crate::api::{self, ApiError};
-use crate::components::Avatar;
+use crate::api::ApiError;
 use crate::components::chat::use_chat_ui;
+use crate::components::{Avatar, UserPicker};
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::use_chat;
-
-/// Wait after the last keystroke before asking the directory.
-const SEARCH_DELAY: Duration = Duration::from_millis(200);
 
 #[component]
 pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
@@ -30,11 +25,8 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
     let navigate = use_navigate();
     let dialog = NodeRef::<html::Dialog>::new();
     let name = RwSignal::new(String::new());
-    let query = RwSignal::new(String::new());
-    let results = RwSignal::new(Vec::<UserDirectoryEntry>::new());
     let error = RwSignal::new(None::<&'static str>);
     let busy = RwSignal::new(false);
-    let search_generation = StoredValue::new(0u64);
 
     let detail = move || chat.details.with(|d| d.get(&id).cloned());
     let is_owner = move || {
@@ -53,37 +45,12 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
         }));
     };
 
-    let search = move |text: String| {
-        search_generation.update_value(|g| *g += 1);
-        let generation = search_generation.get_value();
-        set_timeout(
-            move || {
-                if search_generation.get_value() != generation {
-                    return;
-                }
-                spawn_local(async move {
-                    let result = api::users(text.trim()).await;
-                    if search_generation.get_value() != generation {
-                        return;
-                    }
-                    match result {
-                        Ok(page) => results.set(page.items),
-                        Err(err) => fail(err),
-                    }
-                });
-            },
-            SEARCH_DELAY,
-        );
-    };
-
     Effect::new(move |_| {
         let Some(dialog) = dialog.get() else {
             return;
         };
         if ui.group_settings.get() {
             error.set(None);
-            query.set(String::new());
-            results.set(Vec::new());
             name.set(
                 chat.details
                     .with_untracked(|d| d.get(&id).map(|d| d.title.clone().unwrap_or_default()))
@@ -120,16 +87,17 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
         run(Box::pin(chat.rename(id, new_name)));
     };
 
-    let candidates = move || {
-        let members: Vec<i64> = detail()
-            .map(|d| d.members.iter().map(|m| m.id).collect())
-            .unwrap_or_default();
-        results
-            .get()
-            .into_iter()
-            .filter(|u| !members.contains(&u.id))
-            .collect::<Vec<_>>()
-    };
+    let members_ids = Signal::derive(move || {
+        chat.details.with(|d| {
+            d.get(&id)
+                .map(|d| d.members.iter().map(|m| m.id).collect())
+                .unwrap_or_default()
+        })
+    });
+    let on_pick = Callback::new(move |user: UserDirectoryEntry| {
+        run(Box::pin(chat.add_members(id, vec![user.id])));
+    });
+    let on_error = Callback::new(fail);
 
     let leave = move || {
         let navigate = navigate.clone();
@@ -237,57 +205,17 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
                     {members}
                 </ul>
                 <Show when=is_owner>
-                    <div class="field">
-                        <label class="field__label" for="group-add-search">
-                            {i18n.text(|t| t.add_people)}
-                        </label>
-                        <input
-                            id="group-add-search"
-                            class="field__input"
-                            type="search"
-                            autocomplete="off"
-                            prop:value=move || query.get()
-                            on:input=move |ev| {
-                                let text = event_target_value(&ev);
-                                query.set(text.clone());
-                                search(text);
-                            }
-                        />
-                    </div>
-                    <ul class="people" data-testid="group-add-results">
-                        <For
-                            each=candidates
-                            key=|u| u.id
-                            children=move |user| {
-                                let user_id = user.id;
-                                let label = {
-                                    let name = user.name.clone();
-                                    move || format!("{}: {name}", i18n.t().add)
-                                };
-                                view! {
-                                    <li>
-                                        <button
-                                            type="button"
-                                            class="person"
-                                            aria-label=label
-                                            disabled=move || busy.get()
-                                            on:click=move |_| {
-                                                query.set(String::new());
-                                                results.set(Vec::new());
-                                                run(Box::pin(chat.add_members(id, vec![user_id])));
-                                            }
-                                        >
-                                            <Avatar name=user.name.clone() />
-                                            <span class="person__text">
-                                                <span class="person__name">{user.name.clone()}</span>
-                                                <span class="person__email">{user.email.clone()}</span>
-                                            </span>
-                                        </button>
-                                    </li>
-                                }
-                            }
-                        />
-                    </ul>
+                    <UserPicker
+                        input_id="group-add-search"
+                        label=|t| t.add_people
+                        testid="group-add-results"
+                        active=ui.group_settings
+                        exclude=members_ids
+                        busy=busy
+                        pick_label=|t, name| format!("{}: {name}", t.add)
+                        on_pick=on_pick
+                        on_error=on_error
+                    />
                 </Show>
                 <p class="dialog__error" role="alert">
                     {move || error.get()}

@@ -1,13 +1,16 @@
 //! One message: bubble, reply quote, marks, reactions, and its actions
 //! (reply, react, forward, pin, edit, delete) on hover or keyboard focus.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::ErrorCode;
-use shared::dto::messages::ALLOWED_EMOJI;
+use shared::dto::messages::{ALLOWED_EMOJI, LinkPreview};
+use shared::dto::users::UserBrief;
 
 use crate::api::ApiError;
+use crate::components::Avatar;
+use crate::components::attachments::MessageAttachments;
 use crate::components::chat::{Row, Tick, use_chat_ui};
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::use_chat;
@@ -68,6 +71,17 @@ pub fn MessageRow(
                 .unwrap_or_default()
         })
     });
+    let attachments = Memo::new(move |_| {
+        row.with(|r| {
+            r.as_ref()
+                .map(|r| r.message.attachments.clone())
+                .unwrap_or_default()
+        })
+    });
+    let link_preview =
+        Memo::new(move |_| row.with(|r| r.as_ref().and_then(|r| r.message.link_preview.clone())));
+    let readers =
+        Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.readers.clone()).unwrap_or_default()));
     let current = move || row.get_untracked().map(|r| r.message);
     let pinned = move || chat.is_pinned(conversation_id, id);
 
@@ -98,7 +112,7 @@ pub fn MessageRow(
     let show_sender = move || is_group && !mine && first_in_group.get();
     let editable = move || {
         mine && !deleted.get()
-            && Utc::now() - message.created_at < Duration::hours(EDIT_WINDOW_HOURS)
+            && time::now() - message.created_at < Duration::hours(EDIT_WINDOW_HOURS)
     };
 
     let day_separator = move || {
@@ -423,11 +437,89 @@ pub fn MessageRow(
                         {tick_view}
                     </span>
                 </div>
+                <MessageAttachments items=attachments />
+                {move || link_preview.get().and_then(link_card)}
                 <div class="message__reactions">{reaction_pills}</div>
+                <ReadBy readers=readers />
                 {actions}
                 {confirm}
             </div>
         </div>
     }
     .into_any()
+}
+
+/// A link preview card: the whole card is the link (to another site, so
+/// it opens in a new tab without a referrer or a handle on this page).
+fn link_card(preview: LinkPreview) -> Option<AnyView> {
+    // The server only previews http(s) pages; anything else is not a link.
+    if !(preview.url.starts_with("https://") || preview.url.starts_with("http://")) {
+        return None;
+    }
+    let title = preview.title.clone().unwrap_or_else(|| preview.url.clone());
+    let site = preview
+        .site_name
+        .clone()
+        .unwrap_or_else(|| preview.url.split('/').nth(2).unwrap_or_default().to_owned());
+    // The page's policy loads images over https only.
+    let image = preview
+        .image
+        .filter(|src| src.starts_with("https://"))
+        .map(|src| {
+            view! {
+                <img class="link-card__image" src=src alt="" loading="lazy" referrerpolicy="no-referrer" />
+            }
+        });
+    Some(
+        view! {
+            <a
+                class="link-card"
+                href=preview.url
+                target="_blank"
+                rel="noopener noreferrer"
+                data-testid="link-preview"
+            >
+                {image}
+                <span class="link-card__text">
+                    <span class="link-card__site">{site}</span>
+                    <span class="link-card__title">{title}</span>
+                    {preview
+                        .description
+                        .map(|d| view! { <span class="link-card__description">{d}</span> })}
+                </span>
+            </a>
+        }
+        .into_any(),
+    )
+}
+
+/// The avatars of the group members who have read up to a message.
+#[component]
+fn ReadBy(readers: Memo<Vec<UserBrief>>) -> impl IntoView {
+    let i18n = use_i18n();
+    move || {
+        let readers = readers.get();
+        (!readers.is_empty()).then(|| {
+            let names = readers
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let label = move || Strings::fill(i18n.t().read_by, "names", &names);
+            view! {
+                <div class="read-by" role="img" aria-label=label data-testid="read-by">
+                    {readers
+                        .into_iter()
+                        .map(|r| {
+                            view! {
+                                <span class="read-by__reader" data-testid="reader" data-user-id=r.id title=r.name.clone()>
+                                    <Avatar name=r.name.clone() small=true />
+                                </span>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            }
+        })
+    }
 }

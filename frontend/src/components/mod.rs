@@ -1,6 +1,7 @@
 //! Pieces of the UI, named for what the user sees.
 
 mod app_header;
+pub mod attachments;
 mod avatar;
 pub mod chat;
 mod chat_header;
@@ -13,6 +14,7 @@ mod language_switcher;
 mod message;
 mod new_conversation_dialog;
 mod presence;
+mod user_picker;
 
 pub use app_header::AppHeader;
 pub use avatar::Avatar;
@@ -27,3 +29,4 @@ pub use language_switcher::LanguageSwitcher;
 pub use message::MessageRow;
 pub use new_conversation_dialog::NewConversationDialog;
 pub use presence::{PresenceDot, presence_line};
+pub use user_picker::UserPicker;

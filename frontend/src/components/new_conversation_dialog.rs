@@ -2,8 +2,6 @@
 //! from the user directory. A modal `<dialog>`: the page behind is inert
 //! (focus stays inside) and Escape closes it.
 
-use std::time::Duration;
-
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
@@ -14,12 +12,9 @@ use shared::dto::conversations::CreateConversation;
 use shared::dto::users::UserDirectoryEntry;
 
 use crate::api::{self, ApiError};
-use crate::components::Avatar;
+use crate::components::{Avatar, UserPicker};
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::use_chat;
-
-/// Wait after the last keystroke before asking the directory.
-const SEARCH_DELAY: Duration = Duration::from_millis(200);
 
 #[component]
 pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
@@ -29,42 +24,10 @@ pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
     let dialog = NodeRef::<html::Dialog>::new();
     let search_input = NodeRef::<html::Input>::new();
 
-    let query = RwSignal::new(String::new());
-    let results = RwSignal::new(Vec::<UserDirectoryEntry>::new());
-    let searching = RwSignal::new(false);
     let selected = RwSignal::new(Vec::<UserDirectoryEntry>::new());
     let group_name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<&'static str>);
     let submitting = RwSignal::new(false);
-    let search_generation = StoredValue::new(0u64);
-
-    let search = move |text: String| {
-        search_generation.update_value(|g| *g += 1);
-        let generation = search_generation.get_value();
-        searching.set(true);
-        set_timeout(
-            move || {
-                if search_generation.get_value() != generation {
-                    return;
-                }
-                spawn_local(async move {
-                    let result = api::users(text.trim()).await;
-                    if search_generation.get_value() != generation {
-                        return;
-                    }
-                    searching.set(false);
-                    match result {
-                        Ok(page) => results.set(page.items),
-                        Err(err) => {
-                            leptos::logging::warn!("user search failed: {err}");
-                            error.set(Some(i18n.t().action_failed));
-                        }
-                    }
-                });
-            },
-            SEARCH_DELAY,
-        );
-    };
 
     // Open and close the native dialog with the signal.
     Effect::new(move |_| {
@@ -72,11 +35,9 @@ pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
             return;
         };
         if open.get() {
-            query.set(String::new());
             selected.set(Vec::new());
             group_name.set(String::new());
             error.set(None);
-            search(String::new());
             if !dialog.open() {
                 let _ = dialog.show_modal();
             }
@@ -88,25 +49,19 @@ pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
         }
     });
 
-    let visible_results = move || {
-        let me = chat.me.get();
-        let chosen = selected.get();
-        results
-            .get()
-            .into_iter()
-            .filter(|u| Some(u.id) != me && !chosen.iter().any(|c| c.id == u.id))
-            .collect::<Vec<_>>()
-    };
-
-    let pick = move |user: UserDirectoryEntry| {
+    let exclude = Signal::derive(move || {
+        let mut ids: Vec<i64> = selected.with(|s| s.iter().map(|u| u.id).collect());
+        ids.extend(chat.me.get());
+        ids
+    });
+    let on_pick = Callback::new(move |user: UserDirectoryEntry| {
         selected.update(|s| s.push(user));
         error.set(None);
-        query.set(String::new());
-        search(String::new());
-        if let Some(input) = search_input.get_untracked() {
-            let _ = input.focus();
-        }
-    };
+    });
+    let on_error = Callback::new(move |err: ApiError| {
+        leptos::logging::warn!("user search failed: {err}");
+        error.set(Some(i18n.t().action_failed));
+    });
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -198,51 +153,16 @@ pub fn NewConversationDialog(open: RwSignal<bool>) -> impl IntoView {
                         }
                     />
                 </ul>
-                <div class="field">
-                    <label class="field__label" for="people-search">
-                        {i18n.text(|t| t.search_people)}
-                    </label>
-                    <input
-                        id="people-search"
-                        class="field__input"
-                        type="search"
-                        autocomplete="off"
-                        node_ref=search_input
-                        prop:value=move || query.get()
-                        on:input=move |ev| {
-                            let text = event_target_value(&ev);
-                            query.set(text.clone());
-                            search(text);
-                        }
-                    />
-                </div>
-                <ul class="people" data-testid="people-results" aria-busy=move || searching.get().to_string()>
-                    <For
-                        each=visible_results
-                        key=|u| u.id
-                        children=move |user| {
-                            let picked = user.clone();
-                            view! {
-                                <li>
-                                    <button
-                                        type="button"
-                                        class="person"
-                                        on:click=move |_| pick(picked.clone())
-                                    >
-                                        <Avatar name=user.name.clone() />
-                                        <span class="person__text">
-                                            <span class="person__name">{user.name.clone()}</span>
-                                            <span class="person__email">{user.email.clone()}</span>
-                                        </span>
-                                    </button>
-                                </li>
-                            }
-                        }
-                    />
-                </ul>
-                <Show when=move || !searching.get() && visible_results().is_empty()>
-                    <p class="people__empty">{i18n.text(|t| t.no_people)}</p>
-                </Show>
+                <UserPicker
+                    input_id="people-search"
+                    label=|t| t.search_people
+                    testid="people-results"
+                    active=open
+                    exclude=exclude
+                    input_ref=search_input
+                    on_pick=on_pick
+                    on_error=on_error
+                />
                 <Show when=is_group>
                     <div class="field">
                         <label class="field__label" for="group-name">

@@ -1,8 +1,9 @@
 //! English texts.
 
-use super::Strings;
+use super::{Lang, Strings};
 
 pub(super) const STRINGS: Strings = Strings {
+    lang: Lang::En,
     app_name: "Messages",
     language: "Language",
     loading: "Loading…",
@@ -37,8 +38,6 @@ pub(super) const STRINGS: Strings = Strings {
     time_yesterday: "yesterday",
     day_today: "Today",
     day_yesterday: "Yesterday",
-    date_format: "%b %-d, %Y",
-    short_date_format: "%b %-d",
     back_to_list: "Back to conversations",
     load_older: "Earlier messages",
     edited: "edited",
@@ -126,4 +125,16 @@ pub(super) const STRINGS: Strings = Strings {
     remove_member: "Remove {name} from the group",
     owner: "owner",
     only_owner: "Only the owner can change the group.",
+    attach_files: "Attach files",
+    attachments_label: "Files to send",
+    remove_attachment: "Remove the file {name}",
+    uploading: "Uploading the file",
+    file_too_large: "The file is too large.",
+    upload_failed: "The file could not be uploaded.",
+    too_many_files: "At most 10 files per message.",
+    wait_for_uploads: "Wait until the files are uploaded.",
+    drop_files: "Drop files to attach them",
+    open_image: "Open the image {name}",
+    download_file: "Download {name} ({size})",
+    read_by: "Read by: {names}",
 };

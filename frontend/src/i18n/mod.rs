@@ -53,6 +53,8 @@ impl Lang {
 /// All texts of the UI in one language.
 #[derive(Debug)]
 pub struct Strings {
+    /// The language these texts are in (for number and date formats).
+    pub lang: Lang,
     /// Name of the app (document title, header).
     pub app_name: &'static str,
     /// Accessible name of the language switcher.
@@ -91,8 +93,6 @@ pub struct Strings {
     pub time_yesterday: &'static str,
     pub day_today: &'static str,
     pub day_yesterday: &'static str,
-    pub date_format: &'static str,
-    pub short_date_format: &'static str,
     pub back_to_list: &'static str,
     pub load_older: &'static str,
     pub edited: &'static str,
@@ -184,6 +184,20 @@ pub struct Strings {
     pub remove_member: &'static str,
     pub owner: &'static str,
     pub only_owner: &'static str,
+    pub attach_files: &'static str,
+    pub attachments_label: &'static str,
+    /// `{name}` is the file's name.
+    pub remove_attachment: &'static str,
+    pub uploading: &'static str,
+    pub file_too_large: &'static str,
+    pub upload_failed: &'static str,
+    pub too_many_files: &'static str,
+    pub wait_for_uploads: &'static str,
+    pub drop_files: &'static str,
+    pub open_image: &'static str,
+    pub download_file: &'static str,
+    /// `{names}`: the readers, comma-separated.
+    pub read_by: &'static str,
 }
 
 impl Strings {

@@ -1,8 +1,9 @@
 //! Polish texts (the default language).
 
-use super::Strings;
+use super::{Lang, Strings};
 
 pub(super) const STRINGS: Strings = Strings {
+    lang: Lang::Pl,
     app_name: "Wiadomości",
     language: "Język",
     loading: "Ładowanie…",
@@ -37,8 +38,6 @@ pub(super) const STRINGS: Strings = Strings {
     time_yesterday: "wczoraj",
     day_today: "Dzisiaj",
     day_yesterday: "Wczoraj",
-    date_format: "%d.%m.%Y",
-    short_date_format: "%d.%m",
     back_to_list: "Wróć do listy rozmów",
     load_older: "Wcześniejsze wiadomości",
     edited: "edytowano",
@@ -126,4 +125,16 @@ pub(super) const STRINGS: Strings = Strings {
     remove_member: "Usuń z grupy: {name}",
     owner: "właściciel",
     only_owner: "Tylko właściciel może zmieniać grupę.",
+    attach_files: "Dołącz pliki",
+    attachments_label: "Załączniki do wysłania",
+    remove_attachment: "Usuń plik {name}",
+    uploading: "Wysyłanie pliku",
+    file_too_large: "Plik jest za duży.",
+    upload_failed: "Nie udało się wysłać pliku.",
+    too_many_files: "Najwyżej 10 plików w wiadomości.",
+    wait_for_uploads: "Poczekaj, aż pliki się wyślą.",
+    drop_files: "Upuść pliki, aby je dołączyć",
+    open_image: "Otwórz obraz {name}",
+    download_file: "Pobierz {name} ({size})",
+    read_by: "Przeczytane przez: {names}",
 };

@@ -106,7 +106,7 @@ impl ChatStore {
             typing: RwSignal::new(HashMap::new()),
             connection: RwSignal::new(Connection::Connecting),
             open: RwSignal::new(None),
-            now: RwSignal::new(Utc::now()),
+            now: RwSignal::new(crate::time::now()),
             me: RwSignal::new(None),
             archived: RwSignal::new(Vec::new()),
             archived_loaded: RwSignal::new(false),
@@ -818,7 +818,7 @@ impl ChatStore {
             if let Some(history) = h.get_mut(&id) {
                 if let Some(existing) = history.items.iter_mut().find(|m| m.id == message.id) {
                     is_new = false;
-                    *existing = message.clone();
+                    *existing = merged(existing, message.clone());
                 } else {
                     let at = history
                         .items
@@ -991,6 +991,34 @@ fn merge_list(
     }
     sort(&mut fresh);
     *list = fresh;
+}
+
+/// A message arriving again (the send answer after its own `new_message`,
+/// or the other way round) may be older than what is shown: the link
+/// preview and thumbnails are filled in later and announced by
+/// `message_edited`, which can overtake the send answer. Keep them.
+fn merged(existing: &MessageDto, mut incoming: MessageDto) -> MessageDto {
+    if incoming.is_deleted {
+        return incoming;
+    }
+    if incoming.link_preview.is_none() {
+        incoming.link_preview = existing.link_preview.clone();
+    }
+    for attachment in &mut incoming.attachments {
+        if attachment.thumbnail_url.is_none()
+            && let Some(old) = existing.attachments.iter().find(|a| a.id == attachment.id)
+        {
+            attachment.thumbnail_url = old.thumbnail_url.clone();
+            attachment.width = old.width;
+            attachment.height = old.height;
+        }
+    }
+    if incoming.edited_at < existing.edited_at {
+        incoming.content = existing.content.clone();
+        incoming.content_html = existing.content_html.clone();
+        incoming.edited_at = existing.edited_at;
+    }
+    incoming
 }
 
 fn last_id(c: &ConversationSummary) -> Option<i64> {

@@ -6,9 +6,12 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde::Deserialize;
+use shared::dto::messages::{MessageDto, ReactionSummary};
+use shared::dto::users::UserBrief;
 use shared::events::Event;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -96,9 +99,10 @@ pub fn start(store: ChatStore) {
     {
         timers.push(handle);
     }
-    if let Ok(handle) =
-        set_interval_with_handle(move || store.now.set(Utc::now()), Duration::from_secs(30))
-    {
+    if let Ok(handle) = set_interval_with_handle(
+        move || store.now.set(crate::time::now()),
+        Duration::from_secs(30),
+    ) {
         timers.push(handle);
     }
     // Still not open after a few seconds: say so.
@@ -151,7 +155,7 @@ fn connect(store: ChatStore, generation: u64) {
             let Some(data) = ev.data().as_string() else {
                 return;
             };
-            match serde_json::from_str::<Event>(&data) {
+            match parse_event(kind, &data) {
                 Ok(event) => store.apply(event),
                 Err(err) => leptos::logging::warn!("unreadable {kind} event: {err}"),
             }
@@ -195,4 +199,178 @@ fn connect(store: ChatStore, generation: u64) {
         s.on_open = Some(on_open);
         s.on_error = Some(on_error);
     });
+}
+
+/// Reads the data of one stream event whose SSE event name is `kind`.
+///
+/// Not `serde_json::from_str::<Event>`: `Event` is internally tagged (the
+/// `type` inside the object), which serde can read only by buffering the
+/// object into its generic `Content` tree and deserializing every variant
+/// again from that: a second copy of the whole message deserializer in the
+/// wasm (about 35 KB before wasm-opt). The event name already says the type,
+/// so the data is read as the externally tagged `{"<kind>": data}` through
+/// [`EventDef`], straight from the text (the data's own `type` is ignored).
+fn parse_event(kind: &str, data: &str) -> Result<Event, serde_json::Error> {
+    let tagged = format!("{{\"{kind}\":{data}}}");
+    let mut de = serde_json::Deserializer::from_str(&tagged);
+    let event = EventDef::deserialize(&mut de)?;
+    de.end()?;
+    Ok(event)
+}
+
+/// The variants of [`Event`], externally tagged, for [`parse_event`]. Must
+/// list them all, field for field (the remote derive checks the fields of
+/// each variant listed; `every_event_reads_back` that none is missing).
+#[derive(Deserialize)]
+#[serde(remote = "Event", rename_all = "snake_case")]
+#[allow(dead_code)]
+enum EventDef {
+    Connected {
+        user_id: i64,
+    },
+    Resync {},
+    NewMessage {
+        message: MessageDto,
+    },
+    MessageEdited {
+        message: MessageDto,
+    },
+    MessageDeleted {
+        conversation_id: i64,
+        message_id: i64,
+    },
+    Reaction {
+        conversation_id: i64,
+        message_id: i64,
+        reactions: Vec<ReactionSummary>,
+    },
+    MessagePinned {
+        conversation_id: i64,
+        message_id: i64,
+        pinned_by: Option<UserBrief>,
+    },
+    MessageUnpinned {
+        conversation_id: i64,
+        message_id: i64,
+    },
+    MessageRead {
+        conversation_id: i64,
+        user_id: i64,
+        last_read_message_id: Option<i64>,
+    },
+    Typing {
+        conversation_id: i64,
+        user_id: i64,
+        user_name: String,
+    },
+    Presence {
+        user_id: i64,
+        online: bool,
+        last_seen: Option<DateTime<Utc>>,
+    },
+    ConversationCreated {
+        conversation_id: i64,
+    },
+    ConversationUpdated {
+        conversation_id: i64,
+    },
+    ConversationDeleted {
+        conversation_id: i64,
+    },
+    MemberAdded {
+        conversation_id: i64,
+        user_id: i64,
+    },
+    MemberRemoved {
+        conversation_id: i64,
+        user_id: i64,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_reads_back() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let brief = UserBrief {
+            id: 2,
+            name: "Anna".into(),
+        };
+        let message = MessageDto {
+            id: 5,
+            conversation_id: 1,
+            sender: Some(brief.clone()),
+            content: Some("hej".into()),
+            content_html: Some("<p>hej</p>".into()),
+            created_at: at,
+            edited_at: None,
+            is_deleted: false,
+            is_forwarded: false,
+            reply_to: None,
+            reactions: Vec::new(),
+            attachments: Vec::new(),
+            link_preview: None,
+            client_id: None,
+        };
+        let events = [
+            Event::Connected { user_id: 1 },
+            Event::Resync {},
+            Event::NewMessage {
+                message: message.clone(),
+            },
+            Event::MessageEdited { message },
+            Event::MessageDeleted {
+                conversation_id: 1,
+                message_id: 5,
+            },
+            Event::Reaction {
+                conversation_id: 1,
+                message_id: 5,
+                reactions: Vec::new(),
+            },
+            Event::MessagePinned {
+                conversation_id: 1,
+                message_id: 5,
+                pinned_by: Some(brief),
+            },
+            Event::MessageUnpinned {
+                conversation_id: 1,
+                message_id: 5,
+            },
+            Event::MessageRead {
+                conversation_id: 1,
+                user_id: 2,
+                last_read_message_id: Some(5),
+            },
+            Event::Typing {
+                conversation_id: 1,
+                user_id: 2,
+                user_name: "Anna".into(),
+            },
+            Event::Presence {
+                user_id: 2,
+                online: false,
+                last_seen: Some(at),
+            },
+            Event::ConversationCreated { conversation_id: 1 },
+            Event::ConversationUpdated { conversation_id: 1 },
+            Event::ConversationDeleted { conversation_id: 1 },
+            Event::MemberAdded {
+                conversation_id: 1,
+                user_id: 2,
+            },
+            Event::MemberRemoved {
+                conversation_id: 1,
+                user_id: 2,
+            },
+        ];
+        assert_eq!(events.len(), EVENT_KINDS.len());
+        for (event, kind) in events.into_iter().zip(EVENT_KINDS) {
+            let data = serde_json::to_string(&event).unwrap();
+            assert!(data.contains(&format!("\"type\":\"{kind}\"")), "{data}");
+            assert_eq!(parse_event(kind, &data).unwrap(), event);
+        }
+    }
 }
