@@ -259,8 +259,14 @@ async fn import_legacy(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         open_migrated(&args.db).await?
     };
-    let storage = crate::storage::Storage::from_settings(&args.storage, &args.db.data_dir)
-        .map_err(anyhow::Error::msg)?;
+    let storage = if args.dry_run {
+        None
+    } else {
+        Some(
+            crate::storage::Storage::from_settings(&args.storage, &args.db.data_dir)
+                .map_err(anyhow::Error::msg)?,
+        )
+    };
     let opts = crate::import::Options {
         source_url: args.source,
         files_dir: args.files_dir,

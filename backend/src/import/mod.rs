@@ -42,8 +42,9 @@ pub struct Options {
     /// Where the old attachment files are (`stored_filename` is relative to it).
     pub files_dir: Option<PathBuf>,
     /// Where imported attachment files go: the service's configured
-    /// storage (DATA_DIR/attachments or the S3 bucket).
-    pub storage: crate::storage::Storage,
+    /// storage (DATA_DIR/attachments or the S3 bucket). None in a dry run,
+    /// which must not even create the attachments directory.
+    pub storage: Option<crate::storage::Storage>,
     pub dry_run: bool,
     pub batch_size: u64,
     /// Stop as if killed after this many committed batches (tests of resuming).
@@ -967,7 +968,11 @@ async fn import_attachments(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
                         a.id, a.stored_filename
                     )),
                     Some(src) => {
-                        match files::copy_attachment(&ctx.opts.storage, &key, &src).await {
+                        let copied = match &ctx.opts.storage {
+                            Some(storage) => files::copy_attachment(storage, &key, &src).await,
+                            None => Err(std::io::Error::other("no attachment storage")),
+                        };
+                        match copied {
                             Ok(bytes) => size = bytes as i64,
                             Err(e) => ctx.report.missing_files.push(format!(
                                 "id {}: {} ({e})",

@@ -55,7 +55,7 @@ fn options(src: &Legacy, data_dir: &Path) -> import::Options {
     import::Options {
         source_url: src.db.url.clone(),
         files_dir: Some(src.files.path().to_path_buf()),
-        storage: backend::storage::Storage::local(&data_dir.join("attachments")).unwrap(),
+        storage: Some(backend::storage::Storage::local(&data_dir.join("attachments")).unwrap()),
         dry_run: false,
         batch_size: 1000,
         stop_after_batches: None,
