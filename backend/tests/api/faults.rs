@@ -554,7 +554,12 @@ impl Serve {
             ])
             .args(["--sse-keep-alive-secs", "1"])
             // The senders are faster than a person; limits.rs tests limits.
-            .args(["--messages-per-minute", "100000", "--messages-burst", "100000"])
+            .args([
+                "--messages-per-minute",
+                "100000",
+                "--messages-burst",
+                "100000",
+            ])
             .env("DATA_DIR", test_db.dir().join("data"))
             .env("STATIC_DIR", test_db.dir().join("dist"))
             .env("LOG_LEVEL", "warn")
