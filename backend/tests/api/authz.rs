@@ -16,9 +16,9 @@ use backend::db::entities::{
     message_reactions,
 };
 
-use crate::db_test;
 use crate::helpers::{TestApp, TestUser};
 use crate::stream::stream;
+use crate::{db_test, rt_test};
 
 /// Everything a refused call must leave as it was.
 async fn snapshot(app: &TestApp) -> String {
@@ -236,33 +236,6 @@ db_test!(
         }
     }
 );
-
-/// Runs one behaviour with in-process real time on both databases, and
-/// with Redis real time.
-macro_rules! rt_test {
-    ($name:ident, |$app:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Postgres).await;
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await;
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() {
-                let $app =
-                    $crate::helpers::spawn_app_with_redis($crate::helpers::Db::Postgres).await;
-                $body
-            }
-        }
-    };
-}
 
 /// A 404 as a client sees it, without the request id (to compare answers).
 async fn not_found(r: reqwest::Response) -> Value {

@@ -45,6 +45,34 @@ macro_rules! db_test {
     };
 }
 
+/// Runs one behaviour three ways: in-process real time on PostgreSQL and on
+/// SQLite, and Redis real time (the shared Redis, a key prefix of its own).
+#[macro_export]
+macro_rules! rt_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Postgres).await;
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await;
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                let $app =
+                    $crate::helpers::spawn_app_with_redis($crate::helpers::Db::Postgres).await;
+                $body
+            }
+        }
+    };
+}
+
 /// A database made for one test, dropped when the test ends (also when it
 /// panics). PostgreSQL databases are named `msgt_<pid>_<n>`; ones left by a
 /// killed run are dropped by the next run (their pid is gone).

@@ -8,34 +8,8 @@ use serde_json::json;
 use shared::dto::users::PresenceDto;
 
 use crate::helpers::{TestApp, TestUser, assert_problem, bare_client};
+use crate::rt_test;
 use crate::sse::{self, SseStream};
-
-/// Runs one behaviour three ways: in-process real time on PostgreSQL and on
-/// SQLite, and Redis real time (the shared Redis, a key prefix of its own).
-macro_rules! rt_test {
-    ($name:ident, |$app:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Postgres).await;
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $app = $crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await;
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() {
-                let $app =
-                    $crate::helpers::spawn_app_with_redis($crate::helpers::Db::Postgres).await;
-                $body
-            }
-        }
-    };
-}
 
 pub async fn stream(app: &TestApp, who: &TestUser, last_id: Option<&str>) -> SseStream {
     let mut req = who.client.get(app.url("/api/messages/stream"));
