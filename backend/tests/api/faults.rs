@@ -402,26 +402,84 @@ fn db_name(app: &TestApp) -> String {
         .to_owned()
 }
 
+/// The traffic of an outage test: Anna, Jan and Ewa in a group; Jan keeps
+/// his stream, Ewa reconnects every 700 ms (so some of her reconnects fall
+/// into the outage and resume by Last-Event-ID); Anna and Jan send every
+/// 40 ms. It has run for a second when `start` returns.
+struct Traffic {
+    anna: reqwest::Client,
+    conversation: i64,
+    jan_heard: Arc<Mutex<Heard>>,
+    ewa_heard: Arc<Mutex<Heard>>,
+    listeners: [JoinHandle<()>; 2],
+    stop: Arc<AtomicBool>,
+    senders: Vec<JoinHandle<Sent>>,
+}
+
+impl Traffic {
+    async fn start(db: &sea_orm::DatabaseConnection, base: &str) -> Self {
+        let (_, anna) = member(db, base, "Anna").await;
+        let (jan_id, jan) = member(db, base, "Jan").await;
+        let (ewa_id, ewa) = member(db, base, "Ewa").await;
+        let c = group(base, &anna, &[jan_id, ewa_id]).await;
+        let (jan_heard, jan_task) = listener(base.to_owned(), jan.clone(), c, None);
+        let (ewa_heard, ewa_task) =
+            listener(base.to_owned(), ewa, c, Some(Duration::from_millis(700)));
+        until_listening(&[&jan_heard, &ewa_heard]).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let gap = Duration::from_millis(40);
+        let senders = vec![
+            sender(base.to_owned(), anna.clone(), c, gap, stop.clone()),
+            sender(base.to_owned(), jan, c, gap, stop.clone()),
+        ];
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Self {
+            anna,
+            conversation: c,
+            jan_heard,
+            ewa_heard,
+            listeners: [jan_task, ewa_task],
+            stop,
+            senders,
+        }
+    }
+
+    /// Stops the senders; what each of them got.
+    async fn stop(&mut self) -> Vec<Sent> {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut sent = Vec::new();
+        for s in std::mem::take(&mut self.senders) {
+            sent.push(s.await.expect("sender"));
+        }
+        sent
+    }
+
+    /// Every 2xx message is stored and reached Jan and Ewa exactly once
+    /// (live or by replay; with `allow_resync`, also by refetching).
+    async fn assert_stored_and_delivered(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        sent: &[Sent],
+        allow_resync: bool,
+    ) {
+        let ok: Vec<i64> = sent.iter().flat_map(|s| s.ok.iter().copied()).collect();
+        let in_db = stored(db, self.conversation).await;
+        let lost: Vec<_> = ok.iter().filter(|id| !in_db.contains(id)).collect();
+        assert!(lost.is_empty(), "2xx but not stored: {lost:?}");
+        let heard = [("Jan", &self.jan_heard), ("Ewa", &self.ewa_heard)];
+        assert_delivered(&ok, &heard, allow_resync).await;
+        for l in &self.listeners {
+            l.abort();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_dropping_connections_gives_503_and_loses_no_message() {
     let app = spawn_app_with(Db::Postgres, &["--database-acquire-timeout-secs", "2"]).await;
     let base = app.address.clone();
-    let (_, anna) = member(&app.db, &base, "Anna").await;
-    let (jan_id, jan) = member(&app.db, &base, "Jan").await;
-    let (ewa_id, ewa) = member(&app.db, &base, "Ewa").await;
-    let c = group(&base, &anna, &[jan_id, ewa_id]).await;
-    // Jan keeps his stream; Ewa reconnects every 700 ms, so some of her
-    // reconnects fall into the outage and resume by Last-Event-ID.
-    let (jan_heard, jan_task) = listener(base.clone(), jan.clone(), c, None);
-    let (ewa_heard, ewa_task) = listener(base.clone(), ewa, c, Some(Duration::from_millis(700)));
-    until_listening(&[&jan_heard, &ewa_heard]).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let gap = Duration::from_millis(40);
-    let senders = [
-        sender(base.clone(), anna.clone(), c, gap, stop.clone()),
-        sender(base.clone(), jan.clone(), c, gap, stop.clone()),
-    ];
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut t = Traffic::start(&app.db, &base).await;
+    let anna = t.anna.clone();
 
     let name = db_name(&app);
     let admin = Database::connect(pg_admin_url()).await.expect("admin");
@@ -459,11 +517,9 @@ async fn postgres_dropping_connections_gives_503_and_loses_no_message() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, Ordering::SeqCst);
-    let mut ok = Vec::new();
+    let sent = t.stop().await;
     let mut unavailable = 0;
-    for s in senders {
-        let s = s.await.expect("sender");
+    for s in &sent {
         assert!(
             s.wrong.is_empty(),
             "answers other than 2xx or 503: {:?}",
@@ -471,19 +527,13 @@ async fn postgres_dropping_connections_gives_503_and_loses_no_message() {
         );
         assert_eq!(s.unreachable, 0, "the server stayed up");
         unavailable += s.unavailable;
-        ok.extend(s.ok);
     }
     assert!(unavailable > 0, "some sends fell into the outage");
-    let in_db = stored(&app.db, c).await;
-    let lost: Vec<_> = ok.iter().filter(|id| !in_db.contains(id)).collect();
-    assert!(lost.is_empty(), "2xx but not stored: {lost:?}");
-    assert_delivered(&ok, &[("Jan", &jan_heard), ("Ewa", &ewa_heard)], false).await;
+    t.assert_stored_and_delivered(&app.db, &sent, false).await;
     assert!(
-        ewa_heard.lock().unwrap().unavailable > 0,
+        t.ewa_heard.lock().unwrap().unavailable > 0,
         "a reconnect was refused with 503"
     );
-    jan_task.abort();
-    ewa_task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,45 +541,24 @@ async fn redis_restart_while_sending_loses_no_message() {
     let mut server = RedisServer::started();
     let app = app_on(&server.url()).await;
     let base = app.address.clone();
-    let (_, anna) = member(&app.db, &base, "Anna").await;
-    let (jan_id, jan) = member(&app.db, &base, "Jan").await;
-    let (ewa_id, ewa) = member(&app.db, &base, "Ewa").await;
-    let c = group(&base, &anna, &[jan_id, ewa_id]).await;
-    let (jan_heard, jan_task) = listener(base.clone(), jan.clone(), c, None);
-    let (ewa_heard, ewa_task) = listener(base.clone(), ewa, c, Some(Duration::from_millis(700)));
-    until_listening(&[&jan_heard, &ewa_heard]).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let gap = Duration::from_millis(40);
-    let senders = [
-        sender(base.clone(), anna.clone(), c, gap, stop.clone()),
-        sender(base.clone(), jan.clone(), c, gap, stop.clone()),
-    ];
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut t = Traffic::start(&app.db, &base).await;
     server.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;
     server.start();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    stop.store(true, Ordering::SeqCst);
-    let mut ok = Vec::new();
-    for s in senders {
-        let s = s.await.expect("sender");
+    let sent = t.stop().await;
+    for s in &sent {
         // Sending never depends on Redis.
         assert!(s.wrong.is_empty(), "{:?}", s.wrong);
         assert_eq!((s.unavailable, s.unreachable), (0, 0), "every send stored");
-        ok.extend(s.ok);
     }
-    let in_db = stored(&app.db, c).await;
-    let lost: Vec<_> = ok.iter().filter(|id| !in_db.contains(id)).collect();
-    assert!(lost.is_empty(), "2xx but not stored: {lost:?}");
-    assert_delivered(&ok, &[("Jan", &jan_heard), ("Ewa", &ewa_heard)], true).await;
+    t.assert_stored_and_delivered(&app.db, &sent, true).await;
     // What was published while Redis was away is never replayed: the open
     // streams were told to refetch.
     assert!(
-        jan_heard.lock().unwrap().resyncs > 0,
+        t.jan_heard.lock().unwrap().resyncs > 0,
         "Jan was told to resync"
     );
-    jan_task.abort();
-    ewa_task.abort();
 }
 
 /// A real `messaging serve` process.
