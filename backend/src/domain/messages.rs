@@ -579,10 +579,19 @@ async fn store(
         .filter(members::Column::IsArchived.eq(true).or(me))
         .exec(&txn)
         .await?;
-    // Last, the two statements that lock rows every sender of this
-    // conversation needs (the outbox rows of its members, the conversation
-    // row): concurrent sends in one conversation wait for each other only
-    // from here to the commit.
+    // Last, the conversation row, which every sender of this conversation
+    // updates: concurrent sends in one conversation wait for each other
+    // only from here to the commit. The outbox insert locks nothing, and it
+    // must come after this update: the e-mail worker reads the
+    // conversation's last message under a share lock before it deletes a
+    // mailed row (`jobs::notify::worker`), so it either waits for this
+    // transaction or this one waits for it and then finds the row gone.
+    convs::Entity::update_many()
+        .col_expr(convs::Column::LastMessageId, Expr::val(row.id))
+        .col_expr(convs::Column::UpdatedAt, Expr::val(now))
+        .filter(convs::Column::Id.eq(conversation_id))
+        .exec(&txn)
+        .await?;
     super::notify::queue_new_message(
         &txn,
         conversation_id,
@@ -592,12 +601,6 @@ async fn store(
         st.settings.notify_batch_window(),
     )
     .await?;
-    convs::Entity::update_many()
-        .col_expr(convs::Column::LastMessageId, Expr::val(row.id))
-        .col_expr(convs::Column::UpdatedAt, Expr::val(now))
-        .filter(convs::Column::Id.eq(conversation_id))
-        .exec(&txn)
-        .await?;
     txn.commit().await?;
     Ok(row)
 }

@@ -1,8 +1,8 @@
 //! Queues e-mail notification work for a new message through the durable
 //! outbox (`email_outbox`), inside the sending transaction, so a restart
 //! loses nothing. One row per (recipient, conversation) and window: a second
-//! message while a row is pending only moves the row's `last_message_id`
-//! (batching; the send time stays). The worker that sends (and skips
+//! message while a row is pending leaves the row as it is (batching; the
+//! send time stays). The worker that sends (and skips
 //! members who read the messages in the meantime) is `jobs::notify`.
 //! Also the one rule the unsubscribe link applies.
 
@@ -72,25 +72,19 @@ pub async fn queue_new_message(
         ])
         .select_from(select)
         .map_err(|e| DomainError::Internal(format!("outbox insert: {e}")))?
-        // A pending row keeps its send time (that is the batching). Only a
-        // row the worker has claimed (it is mailing it now) learns the newest
-        // message, so the worker re-arms it instead of deleting it; an
-        // unclaimed row needs nothing, as the worker reads what is unread
-        // when it claims it. So a message to a group of 50 rewrites no
-        // outbox rows in the usual case. DO UPDATE (not DO NOTHING) still
-        // locks every conflicting row, also where the WHERE is false, so the
-        // worker's conditional delete cannot slip between this statement
-        // and the sender's commit on PostgreSQL.
+        // A pending row keeps its send time (that is the batching) and is
+        // left alone: the worker reads what is unread when it claims the
+        // row, and learns of messages that arrive while it mails from the
+        // conversation's last message (see `jobs::notify::worker`). DO
+        // NOTHING locks no existing row, so a message to a group of 50
+        // neither rewrites nor locks its 49 outbox rows.
         .on_conflict(
             OnConflict::columns([
                 email_outbox::Column::UserId,
                 email_outbox::Column::ConversationId,
                 email_outbox::Column::Kind,
             ])
-            .update_column(email_outbox::Column::LastMessageId)
-            .action_and_where(
-                Expr::col((email_outbox::Entity, email_outbox::Column::LockedUntil)).is_not_null(),
-            )
+            .do_nothing()
             .to_owned(),
         );
     db.execute(&insert).await?;

@@ -77,9 +77,41 @@ c.start()
 threading.Event().wait()
 "#;
 
+/// aiosmtpd that touches a marker file when a mail's DATA begins and takes
+/// two seconds to accept it: `python3 -c SLOW_SERVER port maildir marker`.
+const SLOW_SERVER: &str = r#"
+import asyncio, pathlib, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+port, maildir, marker = sys.argv[1:4]
+class Slow(Mailbox):
+    async def handle_DATA(self, server, session, envelope):
+        pathlib.Path(marker).touch()
+        await asyncio.sleep(2)
+        return await super().handle_DATA(server, session, envelope)
+c = Controller(Slow(maildir), hostname="127.0.0.1", port=int(port))
+c.start()
+threading.Event().wait()
+"#;
+
 impl SmtpServer {
     async fn start() -> Self {
         Self::start_on(free_port()).await
+    }
+
+    /// A server that is slow to accept each mail (`SLOW_SERVER`); the
+    /// marker file appears when the first mail is being sent.
+    async fn start_slow() -> (Self, PathBuf) {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let maildir = dir.path().join("maildir");
+        let marker = dir.path().join("sending");
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", SLOW_SERVER])
+            .arg(port.to_string())
+            .arg(&maildir)
+            .arg(&marker);
+        (Self::run(cmd, port, maildir, dir).await, marker)
     }
 
     async fn start_on(port: u16) -> Self {
@@ -501,6 +533,29 @@ mail_test!(five_messages_in_the_window_make_one_mail, |kind| {
         );
     }
 });
+
+mail_test!(
+    a_message_sent_while_its_batch_is_being_mailed_gets_a_mail_too,
+    |kind| {
+        let (smtp, sending) = SmtpServer::start_slow().await;
+        let app = spawn_mail_app(kind, &smtp.url(), 1, &[]).await;
+        let anna = app.user("Anna Nowak").await;
+        let jan = app.user("Jan Kowalski").await;
+        let c = app.conversation(&anna, &[&jan], None).await;
+        app.send(&anna, c.id, "pierwsza").await;
+        // The worker has read Jan's unread messages and is handing the mail
+        // over; a message now is not in it, and must not be forgotten.
+        eventually("the first mail in flight", || async { sending.exists() }).await;
+        app.send(&anna, c.id, "druga").await;
+        let mails = smtp.wait_for(2).await;
+        settle(&app).await;
+        assert_eq!(smtp.mails().len(), 2, "{:#?}", smtp.mails());
+        assert!(mails.iter().all(|m| m.rcpt == vec![email_of(&jan)]));
+        assert!(mails[0].text.contains("pierwsza"), "{}", mails[0].text);
+        assert!(!mails[0].text.contains("druga"), "{}", mails[0].text);
+        assert!(mails[1].text.contains("druga"), "{}", mails[1].text);
+    }
+);
 
 mail_test!(reading_first_prevents_the_mail, |kind| {
     let smtp = SmtpServer::start().await;

@@ -11,8 +11,14 @@
 //!
 //! Exactly once, as far as SMTP allows: a row is deleted only after the
 //! server accepted the mail, and only if it is still ours (same lease) and
-//! no message arrived meanwhile (same `last_message_id`; otherwise it is
-//! re-armed for a new window). An instance that dies after the SMTP server
+//! no message arrived meanwhile; otherwise it is re-armed for a new window.
+//! "Meanwhile" is told by the conversation's `last_message_id`: the claim
+//! copies it into the row, and the delete compares it again, reading the
+//! conversation row under a share lock on PostgreSQL. A sender updates that
+//! row before it inserts its outbox rows (which lock nothing: senders never
+//! wait for each other on outbox rows), so the delete either waits for the
+//! sender's commit and sees its message, or runs first and the sender then
+//! finds no row and inserts a new one. An instance that dies after the SMTP server
 //! accepted but before that delete (a few milliseconds) sends the mail again
 //! once its lease ends; the repeat has the same `Message-ID`, which lets
 //! mail systems drop it. Sending never holds a database lock.
@@ -36,7 +42,9 @@ use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, Func, LockBehavior, LockType, Order, Query, QueryStatementBuilder,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, UpdateMany,
@@ -195,7 +203,29 @@ pub fn claim_statement(
     }
     email_outbox::Entity::update_many()
         .col_expr(C::LockedUntil, Expr::val(lease_until))
+        .col_expr(
+            C::LastMessageId,
+            Func::coalesce([
+                last_message_of(Expr::col((email_outbox::Entity, C::ConversationId)), false),
+                Expr::col((email_outbox::Entity, C::LastMessageId)),
+            ])
+            .into(),
+        )
         .filter(Expr::col(C::Id).in_subquery(due))
+}
+
+/// `(SELECT last_message_id FROM conversations WHERE id = <conversation>)`;
+/// with `share_lock` (PostgreSQL) it waits for a sender that updated the
+/// row and has not committed yet, then reads that sender's message.
+fn last_message_of(conversation: Expr, share_lock: bool) -> Expr {
+    let mut q = Query::select();
+    q.column(conversations::Column::LastMessageId)
+        .from(conversations::Entity)
+        .and_where(Expr::col((conversations::Entity, conversations::Column::Id)).eq(conversation));
+    if share_lock {
+        q.lock(LockType::Share);
+    }
+    Expr::SubQuery(None, Box::new(q.into_sub_query_statement()))
 }
 
 async fn claim(
@@ -411,14 +441,19 @@ async fn finish(
 ) -> Result<(), DbErr> {
     use email_outbox::Column as C;
     let db = &state.db;
-    let same_last = match row.last_message_id {
-        Some(id) => C::LastMessageId.eq(id),
-        None => C::LastMessageId.is_null(),
-    };
+    // Nothing newer than what the claim saw (a conversation deleted
+    // meanwhile has nothing newer either).
+    let newest = Func::coalesce([
+        last_message_of(
+            Expr::val(row.conversation_id),
+            db.get_database_backend() == DatabaseBackend::Postgres,
+        ),
+        Expr::val(0i64),
+    ]);
     let deleted = email_outbox::Entity::delete_many()
         .filter(C::Id.eq(row.id))
         .filter(C::LockedUntil.eq(lease_until))
-        .filter(same_last)
+        .filter(Expr::expr(newest).lte(row.last_message_id.unwrap_or(0)))
         .exec(db)
         .await?;
     if deleted.rows_affected == 1 {
