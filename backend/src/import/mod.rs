@@ -180,8 +180,10 @@ impl Ctx<'_> {
         self.batches += 1;
         // The tables grow from empty faster than autovacuum analyzes them;
         // without statistics PostgreSQL scans the whole map for every
-        // lookup, and each batch gets slower than the last.
-        if self.batches % 100 == 3
+        // lookup, and each batch gets slower than the last. Statistics of a
+        // table that is already large stay good as it grows (the planner
+        // scales them by its current size), so the interval grows too.
+        if [3, 10, 30, 100, 300, 1000, 3000].contains(&self.batches)
             && self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
         {
             self.db
@@ -883,64 +885,62 @@ async fn import_group_messages(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
 /// `parent_id` -> `reply_to_id`, once every message has its new id (a
 /// parent may come later in id order). A parent in another conversation
 /// is not linked: a reply quote must never show another pair's message.
+/// Old replies (`parent_id`) become `reply_to_id` where both messages are
+/// in the same conversation. Set-based: the (reply, parent) pairs go into a
+/// temporary table in the target, then one UPDATE joins them through the
+/// map, instead of looking up every pair. One transaction (the temporary
+/// table lives on its connection); it only fills `reply_to_id`s that are
+/// still empty, so a run that died in it simply does it again.
 async fn link_replies(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
     let total = ctx
         .src
         .count("SELECT count(*) AS n FROM private_messages WHERE parent_id IS NOT NULL")
         .await?;
     let bar = ctx.bar("replies", total);
+    let txn = ctx.db.begin().await?;
+    txn.execute_unprepared(
+        "CREATE TEMPORARY TABLE legacy_reply (reply_old BIGINT PRIMARY KEY, parent_old BIGINT NOT NULL)",
+    )
+    .await?;
     let mut after = 0;
-    let mut across = 0usize;
     loop {
-        let rows = ctx.src.replies(after, ctx.opts.batch_size).await?;
+        let rows = ctx.src.replies(after, 5000).await?;
         let Some(last) = rows.last() else { break };
         after = last.0;
-        let n = rows.len() as u64;
-        let txn = ctx.db.begin().await?;
-        let ids = map::lookup(&txn, map::PM, rows.iter().flat_map(|(a, b)| [*a, *b])).await?;
-        let convs: HashMap<i64, (i64, Option<i64>)> = conv_messages::Entity::find()
-            .select_only()
-            .columns([
-                conv_messages::Column::Id,
-                conv_messages::Column::ConversationId,
-                conv_messages::Column::ReplyToId,
-            ])
-            .filter(conv_messages::Column::Id.is_in(ids.values().copied()))
-            .into_tuple::<(i64, i64, Option<i64>)>()
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|(id, c, r)| (id, (c, r)))
-            .collect();
-        let mut set: Vec<(i64, i64)> = Vec::new();
-        for (child, parent) in rows {
-            let (Some(c), Some(p)) = (ids.get(&child), ids.get(&parent)) else {
-                continue;
-            };
-            let (Some(cc), Some(pc)) = (convs.get(c), convs.get(p)) else {
-                continue;
-            };
-            if cc.0 != pc.0 {
-                across += 1;
-            } else if cc.1.is_none() {
-                set.push((*c, *p));
-            }
-        }
-        if !set.is_empty() {
-            let mut case = String::from("CASE id");
-            for (c, p) in &set {
-                case.push_str(&format!(" WHEN {c} THEN {p}"));
-            }
-            case.push_str(" END");
-            let list = source::join_ids(&set.iter().map(|s| s.0).collect::<Vec<_>>());
-            txn.execute_unprepared(&format!(
-                "UPDATE conv_messages SET reply_to_id = {case} WHERE id IN ({list})"
-            ))
-            .await?;
-        }
-        ctx.commit(txn).await?;
-        bar.inc(n);
+        let values: Vec<String> = rows.iter().map(|(r, p)| format!("({r},{p})")).collect();
+        txn.execute_unprepared(&format!(
+            "INSERT INTO legacy_reply (reply_old, parent_old) VALUES {}",
+            values.join(",")
+        ))
+        .await?;
+        bar.inc(rows.len() as u64);
     }
+    // The pairs whose both ends were imported, with their conversations.
+    let pairs = format!(
+        "FROM legacy_reply r \
+         JOIN legacy_import_map rm ON rm.kind = '{pm}' AND rm.old_id = r.reply_old \
+         JOIN legacy_import_map pm ON pm.kind = '{pm}' AND pm.old_id = r.parent_old \
+         JOIN conv_messages child ON child.id = rm.new_id \
+         JOIN conv_messages parent ON parent.id = pm.new_id",
+        pm = map::PM
+    );
+    let across = target_count(
+        &txn,
+        &format!(
+            "SELECT count(*) AS n {pairs} WHERE child.conversation_id <> parent.conversation_id"
+        ),
+    )
+    .await?;
+    txn.execute_unprepared(&format!(
+        "UPDATE conv_messages SET reply_to_id = link.parent_id \
+         FROM (SELECT child.id AS child_id, parent.id AS parent_id {pairs} \
+               WHERE child.conversation_id = parent.conversation_id \
+               AND child.reply_to_id IS NULL) link \
+         WHERE conv_messages.id = link.child_id"
+    ))
+    .await?;
+    txn.execute_unprepared("DROP TABLE legacy_reply").await?;
+    ctx.commit(txn).await?;
     bar.finish();
     if across > 0 {
         ctx.report.notes.push(format!(
@@ -1163,27 +1163,29 @@ async fn set_read_position(
     Ok(())
 }
 
-/// Each imported conversation's last message and activity time.
+/// Each imported conversation's last message and activity time, set-based
+/// (one pass over the messages; a correlated `max(id)` per conversation
+/// lets PostgreSQL walk the primary key backwards instead).
 async fn summaries(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     let imported = "SELECT new_id FROM legacy_import_map WHERE kind IN ('pair', 'group')";
     ctx.db
         .execute_unprepared(&format!(
-            "UPDATE conversations SET last_message_id = (SELECT max(m.id) FROM conv_messages m \
-             WHERE m.conversation_id = conversations.id AND m.is_deleted = false) \
-             WHERE id IN ({imported})"
+            "UPDATE conversations SET last_message_id = last.id \
+             FROM (SELECT conversation_id, max(id) AS id FROM conv_messages \
+                   WHERE is_deleted = false GROUP BY conversation_id) last \
+             WHERE conversations.id = last.conversation_id AND conversations.id IN ({imported})"
         ))
         .await?;
     ctx.db
         .execute_unprepared(&format!(
-            "UPDATE conversations SET updated_at = (SELECT m.created_at FROM conv_messages m \
-             WHERE m.id = conversations.last_message_id) \
-             WHERE id IN ({imported}) AND last_message_id IS NOT NULL"
+            "UPDATE conversations SET updated_at = m.created_at FROM conv_messages m \
+             WHERE m.id = conversations.last_message_id AND conversations.id IN ({imported})"
         ))
         .await?;
     Ok(())
 }
 
-async fn target_count(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
+async fn target_count(db: &impl ConnectionTrait, sql: &str) -> anyhow::Result<i64> {
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
