@@ -485,8 +485,9 @@ async fn idle_streams(
         }
     }
     let open_secs = opened.elapsed().as_secs_f64();
-    // Presence joins and announcements settle.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Presence joins and announcements settle, and the server's periodic
+    // allocator trim (every 10 s) has run: the steady state of idle streams.
+    tokio::time::sleep(Duration::from_secs(12)).await;
     let after = server.rss_kib();
     let n = bodies.len().max(1) as f64;
     let per_stream = (after.saturating_sub(before)) as f64 / n;
