@@ -149,6 +149,17 @@ pub fn ChatHeader(id: i64) -> impl IntoView {
                 <button
                     type="button"
                     class="icon-button"
+                    data-testid="open-message-search"
+                    aria-pressed=move || ui.searching.get().to_string()
+                    aria-label=i18n.text(|t| t.search_in_chat)
+                    title=i18n.text(|t| t.search_in_chat)
+                    on:click=move |_| ui.searching.update(|open| *open = !*open)
+                >
+                    "🔍"
+                </button>
+                <button
+                    type="button"
+                    class="icon-button"
                     data-testid="toggle-mute"
                     aria-pressed=move || muted().to_string()
                     aria-label=move || if muted() { i18n.t().unmute } else { i18n.t().mute }
