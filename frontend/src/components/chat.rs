@@ -419,7 +419,7 @@ fn TypingLine(id: i64) -> impl IntoView {
     };
     view! {
         <p class="chat__typing" aria-live="polite" data-testid="typing">
-            {text}
+            {move || text()}
         </p>
     }
 }

@@ -114,7 +114,7 @@ pub fn ConversationList() -> impl IntoView {
                 on:input=move |ev| query.set(event_target_value(&ev))
             />
             <p class="conversation-list__empty" role="status">
-                {empty_text}
+                {move || empty_text()}
             </p>
             <ul class="conversation-list__items" data-testid="conversation-list">
                 <For
@@ -208,7 +208,7 @@ fn ConversationItem(
                         </span>
                     </span>
                     <span class="conversation-item__row">
-                        <span class="conversation-item__preview">{preview}</span>
+                        <span class="conversation-item__preview">{move || preview()}</span>
                         {summary
                             .is_muted
                             .then(|| {
