@@ -14,6 +14,7 @@ use crate::api;
 use crate::components::chat::use_chat_ui;
 use crate::i18n::use_i18n;
 use crate::state::chat::use_chat;
+use crate::text::lower;
 use crate::time;
 
 /// Typing pause before the search runs.
@@ -222,24 +223,18 @@ pub fn MessageSearch(id: i64) -> impl IntoView {
 
 /// The part of `text` around the first match of `needle` (any letter
 /// case, as the server matches): before, the match, after. Whitespace is
-/// collapsed; a cut is marked with "…".
+/// collapsed; a cut is marked with "…". Unmarked when lower case changes
+/// the number of characters (rare letters such as "İ").
 fn snippet(text: &str, needle: &str) -> (String, String, String) {
-    let chars: Vec<char> = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .collect();
-    let fold = |c: char| c.to_lowercase().next().unwrap_or(c);
-    let needle: Vec<char> = needle.trim().chars().map(fold).collect();
-    let at = (!needle.is_empty() && needle.len() <= chars.len())
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let chars: Vec<char> = text.chars().collect();
+    let folded: Vec<char> = lower(&text).chars().collect();
+    let needle: Vec<char> = lower(needle.trim()).chars().collect();
+    let at = (!needle.is_empty() && folded.len() == chars.len())
         .then(|| {
-            (0..=chars.len() - needle.len()).find(|&i| {
-                chars[i..i + needle.len()]
-                    .iter()
-                    .zip(&needle)
-                    .all(|(c, n)| fold(*c) == *n)
-            })
+            folded
+                .windows(needle.len())
+                .position(|w| w == needle.as_slice())
         })
         .flatten();
     let Some(at) = at else {
