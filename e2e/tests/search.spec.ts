@@ -49,6 +49,11 @@ test('searching a conversation finds Polish text in any case, also beyond the lo
   await results.nth(0).press('Enter');
   await expect(messageWith(page, 'Nowe: Zażółć')).toBeInViewport();
 
+  // Another query finding the same messages marks its own match.
+  await field.fill('GĘŚLĄ');
+  await expect(results.nth(0).locator('mark')).toHaveText('gęślą');
+  await expect(results).toHaveCount(2);
+
   // Nothing found: a clear empty state.
   await field.fill('nie ma takiego słowa');
   await expect(search.getByText('Brak wyników')).toBeVisible();

@@ -42,7 +42,9 @@ pub fn MessageSearch(id: i64) -> impl IntoView {
     let ui = use_chat_ui();
     let input = NodeRef::<html::Input>::new();
     let query = RwSignal::new(String::new());
-    let results = RwSignal::new(Vec::<MessageDto>::new());
+    // Each result with the query that found it: a new query redraws even
+    // the messages it finds again (their marked match differs).
+    let results = RwSignal::new(Vec::<(String, MessageDto)>::new());
     let has_more = RwSignal::new(false);
     let status = RwSignal::new(Status::Idle);
     // Bumped by every keystroke and request: only the latest answer counts.
@@ -64,7 +66,7 @@ pub fn MessageSearch(id: i64) -> impl IntoView {
                         if before.is_none() {
                             r.clear();
                         }
-                        r.extend(page.items);
+                        r.extend(page.items.into_iter().map(|m| (q.clone(), m)));
                     });
                     has_more.set(page.has_more);
                     status.set(Status::Done);
@@ -154,8 +156,8 @@ pub fn MessageSearch(id: i64) -> impl IntoView {
                 >
                     <For
                         each=move || results.get()
-                        key=|m| m.id
-                        children=move |message| {
+                        key=|(q, m)| (m.id, q.clone())
+                        children=move |(q, message)| {
                             let message_id = message.id;
                             let sender = message
                                 .sender
@@ -164,7 +166,7 @@ pub fn MessageSearch(id: i64) -> impl IntoView {
                                 .unwrap_or_default();
                             let (before, found, after) = snippet(
                                 message.content.as_deref().unwrap_or_default(),
-                                &query.get_untracked(),
+                                &q,
                             );
                             let at = message.created_at;
                             view! {
@@ -209,7 +211,7 @@ pub fn MessageSearch(id: i64) -> impl IntoView {
                         data-testid="message-search-more"
                         disabled=move || status.get() == Status::Searching
                         on:click=move |_| {
-                            let before = results.with(|r| r.last().map(|m| m.id));
+                            let before = results.with(|r| r.last().map(|(_, m)| m.id));
                             fetch(query.get_untracked().trim().to_owned(), before);
                         }
                     >
