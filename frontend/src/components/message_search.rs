@@ -211,8 +211,12 @@ pub fn MessageSearch(id: i64) -> impl IntoView {
                         data-testid="message-search-more"
                         disabled=move || status.get() == Status::Searching
                         on:click=move |_| {
-                            let before = results.with(|r| r.last().map(|(_, m)| m.id));
-                            fetch(query.get_untracked().trim().to_owned(), before);
+                            // The next page of the query shown, not of
+                            // text typed since (its search is on its way).
+                            let last = results.with(|r| r.last().map(|(q, m)| (q.clone(), m.id)));
+                            if let Some((q, before)) = last {
+                                fetch(q, Some(before));
+                            }
                         }
                     >
                         {i18n.text(|t| t.more_results)}
