@@ -83,6 +83,14 @@ test('axe: the list with a chat open, in light and dark', async ({ page, server,
 
   await page.emulateMedia({ colorScheme: 'dark' });
   await expectNoSeriousViolations(page, 'conversation list + chat (dark)');
+
+  // The search bar with a result (the match marked).
+  await page.getByRole('button', { name: 'Szukaj w rozmowie' }).click();
+  await page.getByRole('searchbox', { name: 'Szukaj wiadomości' }).fill('jasne');
+  await expect(page.getByTestId('message-search-result')).toHaveCount(1);
+  await expectNoSeriousViolations(page, 'chat with the search bar (dark)');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await expectNoSeriousViolations(page, 'chat with the search bar (light)');
   await janSide.close();
 });
 

@@ -110,35 +110,3 @@ test('the typing indicator appears and disappears when the typist stops', async 
   await expect(composer(annaSide.page)).toHaveValue('Zaraz Ci napi');
   await annaSide.close();
 });
-
-test('the conversation list filters by name and member as you type', async ({ page, server }) => {
-  const anna = await createUser(server, 'Anna Nowak');
-  const jan = await createUser(server, 'Jan Kowalski');
-  const ola = await createUser(server, 'Ola Wiśniewska');
-  const piotr = await createUser(server, 'Piotr Zieliński');
-  await signIn(page, anna);
-  await createConversation(page, server, [jan]);
-  await createConversation(page, server, [ola]);
-  await createConversation(page, server, [jan, piotr], 'Wyjazd w góry');
-  await page.reload();
-
-  const search = page.getByRole('searchbox', { name: 'Szukaj rozmów' });
-  const items = page.getByTestId('conversation-item');
-  await expect(items).toHaveCount(3);
-
-  // Polish letters, any case; a group matches by its name and its members.
-  await search.fill('WIŚNIEW');
-  await expect(items).toHaveCount(1);
-  await expect(items).toContainText(ola.name);
-  await search.fill('kowal');
-  await expect(items).toHaveCount(2);
-  await expect(conversationItem(page, jan.name)).toBeVisible();
-  await expect(conversationItem(page, 'Wyjazd w góry')).toBeVisible();
-  await search.fill('góry');
-  await expect(items).toHaveCount(1);
-  await search.fill('nikt taki');
-  await expect(items).toHaveCount(0);
-  await expect(page.getByText('Nic nie znaleziono.')).toBeVisible();
-  await search.fill('');
-  await expect(items).toHaveCount(3);
-});

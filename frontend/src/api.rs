@@ -236,6 +236,22 @@ pub async fn messages(
     read_json(send(builder).await?).await
 }
 
+/// `GET /api/conversations/{id}/messages/search?q=`: messages containing
+/// `q` (any letter case), newest first, older than `before_id` when given.
+pub async fn search_messages(
+    id: i64,
+    q: &str,
+    before_id: Option<i64>,
+    limit: u32,
+) -> Result<MessagePage, ApiError> {
+    let mut builder = Request::get(&url(&format!("/conversations/{id}/messages/search")))
+        .query([("q", q.to_owned()), ("limit", limit.to_string())]);
+    if let Some(before_id) = before_id {
+        builder = builder.query([("before_id", before_id.to_string())]);
+    }
+    read_json(send(builder).await?).await
+}
+
 /// `POST /api/conversations/{id}/messages`.
 pub async fn send_message(id: i64, request: &SendMessage) -> Result<MessageDto, ApiError> {
     let builder = Request::post(&url(&format!("/conversations/{id}/messages")));

@@ -7,6 +7,7 @@ mod components;
 mod i18n;
 mod pages;
 mod state;
+mod text;
 mod time;
 
 fn main() {

@@ -60,10 +60,10 @@ pub fn AppHeader() -> impl IntoView {
         <header class="app-header">
             <span class="app-header__brand">{i18n.text(|t| t.app_name)}</span>
             <h1 class="app-header__user" data-testid="current-user-name">
-                {user_name}
+                {move || user_name()}
             </h1>
             <p class="app-header__error" role="alert">
-                {error_text}
+                {move || error_text()}
             </p>
             <div class="app-header__actions">
                 <LanguageSwitcher />

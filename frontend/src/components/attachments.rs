@@ -254,7 +254,7 @@ pub fn PendingChips(pending: PendingFiles) -> impl IntoView {
                             }
                         >
                             <span class="attachment-chip__name">{name}</span>
-                            {status}
+                            {move || status()}
                             <button
                                 type="button"
                                 class="chip__remove"
@@ -347,7 +347,7 @@ fn attachment_view(a: AttachmentDto, i18n: I18n) -> AnyView {
             >
                 <span class="attachment-file__icon" aria-hidden="true">"📄"</span>
                 <span class="attachment-file__name">{a.filename.clone()}</span>
-                <span class="attachment-file__size">{size}</span>
+                <span class="attachment-file__size">{move || size()}</span>
             </a>
         }
         .into_any()

@@ -7,11 +7,8 @@ pub fn initials(name: &str) -> String {
     let mut words = name.split_whitespace().filter_map(|w| w.chars().next());
     let first = words.next();
     let last = words.next_back();
-    first
-        .into_iter()
-        .chain(last)
-        .flat_map(char::to_uppercase)
-        .collect()
+    let letters: String = first.into_iter().chain(last).collect();
+    crate::text::upper(&letters)
 }
 
 /// A stable hue (0–359) for a name, so each person keeps their colour.

@@ -10,7 +10,7 @@ use shared::dto::users::UserBrief;
 use crate::app::BASE;
 use crate::components::attachments::PendingFiles;
 use crate::components::{
-    ChatHeader, Composer, ForwardDialog, GroupSettingsDialog, MessageRow, PinnedBar,
+    ChatHeader, Composer, ForwardDialog, GroupSettingsDialog, MessageRow, MessageSearch, PinnedBar,
 };
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::{ChatStore, use_chat};
@@ -41,6 +41,8 @@ pub struct ChatUi {
     pub group_settings: RwSignal<bool>,
     /// Files chosen for the next message.
     pub pending: PendingFiles,
+    /// The search bar is open.
+    pub searching: RwSignal<bool>,
 }
 
 impl ChatUi {
@@ -136,6 +138,7 @@ pub fn ChatView(id: i64) -> impl IntoView {
         forwarding: RwSignal::new(None),
         group_settings: RwSignal::new(false),
         pending: PendingFiles::new(),
+        searching: RwSignal::new(false),
     };
     provide_context(ui);
     let chat = use_chat();
@@ -185,6 +188,14 @@ pub fn ChatView(id: i64) -> impl IntoView {
                         drag_depth.update(|d| *d = (*d - 1).max(0));
                     }
                 }
+                on:keydown=move |ev| {
+                    // Ctrl/Cmd+F searches the conversation (the browser's
+                    // page search would miss the messages not loaded).
+                    if (ev.ctrl_key() || ev.meta_key()) && ev.key().eq_ignore_ascii_case("f") {
+                        ev.prevent_default();
+                        ui.searching.set(true);
+                    }
+                }
                 on:drop=move |ev| {
                     drag_depth.set(0);
                     if carries_files(&ev) {
@@ -199,6 +210,9 @@ pub fn ChatView(id: i64) -> impl IntoView {
                 </p>
                 <ChatHeader id=id />
                 <PinnedBar id=id />
+                <Show when=move || ui.searching.get()>
+                    <MessageSearch id=id />
+                </Show>
                 <MessageList id=id />
                 <TypingLine id=id />
                 <Composer id=id />
@@ -405,7 +419,7 @@ fn TypingLine(id: i64) -> impl IntoView {
     };
     view! {
         <p class="chat__typing" aria-live="polite" data-testid="typing">
-            {text}
+            {move || text()}
         </p>
     }
 }

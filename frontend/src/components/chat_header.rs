@@ -134,7 +134,7 @@ pub fn ChatHeader(id: i64) -> impl IntoView {
                 {move || other.get().map(|user_id| view! { <PresenceDot user_id=user_id /> })}
             </span>
             <div class="chat__title">
-                <h2 class="chat__name" data-testid="chat-name">{name}</h2>
+                <h2 class="chat__name" data-testid="chat-name">{move || name()}</h2>
                 <p
                     class="chat__members"
                     data-testid="chat-subtitle"
@@ -142,10 +142,21 @@ pub fn ChatHeader(id: i64) -> impl IntoView {
                         if is_group.get() { Some(i18n.t().members_label) } else { None }
                     }
                 >
-                    {subtitle}
+                    {move || subtitle()}
                 </p>
             </div>
             <div class="chat__actions" role="group" aria-label=i18n.text(|t| t.chat_actions)>
+                <button
+                    type="button"
+                    class="icon-button"
+                    data-testid="open-message-search"
+                    aria-pressed=move || ui.searching.get().to_string()
+                    aria-label=i18n.text(|t| t.search_in_chat)
+                    title=i18n.text(|t| t.search_in_chat)
+                    on:click=move |_| ui.searching.update(|open| *open = !*open)
+                >
+                    "🔍"
+                </button>
                 <button
                     type="button"
                     class="icon-button"

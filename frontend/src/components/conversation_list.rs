@@ -8,6 +8,7 @@ use crate::app::BASE;
 use crate::components::{Avatar, NewConversationDialog, PresenceDot};
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::{activity, use_chat};
+use crate::text::lower;
 use crate::time;
 
 #[component]
@@ -29,13 +30,13 @@ pub fn ConversationList() -> impl IntoView {
         }
     };
     let filtered = Memo::new(move |_| {
-        let q = query.with(|q| q.trim().to_lowercase());
+        let q = query.with(|q| lower(q.trim()));
         source().with(|list| {
             list.iter()
                 .filter(|c| {
                     q.is_empty()
-                        || c.name.to_lowercase().contains(&q)
-                        || c.members.iter().any(|m| m.name.to_lowercase().contains(&q))
+                        || lower(&c.name).contains(&q)
+                        || c.members.iter().any(|m| lower(&m.name).contains(&q))
                 })
                 .cloned()
                 .collect::<Vec<_>>()
@@ -114,7 +115,7 @@ pub fn ConversationList() -> impl IntoView {
                 on:input=move |ev| query.set(event_target_value(&ev))
             />
             <p class="conversation-list__empty" role="status">
-                {empty_text}
+                {move || empty_text()}
             </p>
             <ul class="conversation-list__items" data-testid="conversation-list">
                 <For
@@ -208,7 +209,7 @@ fn ConversationItem(
                         </span>
                     </span>
                     <span class="conversation-item__row">
-                        <span class="conversation-item__preview">{preview}</span>
+                        <span class="conversation-item__preview">{move || preview()}</span>
                         {summary
                             .is_muted
                             .then(|| {

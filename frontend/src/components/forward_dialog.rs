@@ -10,6 +10,7 @@ use crate::components::Avatar;
 use crate::components::chat::use_chat_ui;
 use crate::i18n::{Strings, use_i18n};
 use crate::state::chat::use_chat;
+use crate::text::lower;
 
 #[component]
 pub fn ForwardDialog() -> impl IntoView {
@@ -41,10 +42,10 @@ pub fn ForwardDialog() -> impl IntoView {
     });
 
     let targets = move || {
-        let q = query.with(|q| q.trim().to_lowercase());
+        let q = query.with(|q| lower(q.trim()));
         chat.conversations.with(|list| {
             list.iter()
-                .filter(|c| q.is_empty() || c.name.to_lowercase().contains(&q))
+                .filter(|c| q.is_empty() || lower(&c.name).contains(&q))
                 .map(|c| (c.id, c.name.clone()))
                 .collect::<Vec<_>>()
         })

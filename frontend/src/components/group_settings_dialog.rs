@@ -202,7 +202,7 @@ pub fn GroupSettingsDialog(id: i64) -> impl IntoView {
                 </Show>
                 <h3 class="dialog__subtitle">{i18n.text(|t| t.members_label)}</h3>
                 <ul class="members" data-testid="group-members">
-                    {members}
+                    {move || members()}
                 </ul>
                 <Show when=is_owner>
                     <UserPicker

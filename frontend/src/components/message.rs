@@ -382,7 +382,7 @@ pub fn MessageRow(
             class:message-row--first=move || first_in_group.get()
             id=format!("message-{id}")
         >
-            {day_separator}
+            {move || day_separator()}
             <div
                 class="message"
                 class:message--mine=mine
@@ -409,7 +409,7 @@ pub fn MessageRow(
                         }
                     })}
                 <div class="message__bubble">
-                    {body}
+                    {move || body()}
                     <span class="message__meta">
                         <Show when=move || pinned() && !deleted.get()>
                             <span
@@ -434,15 +434,15 @@ pub fn MessageRow(
                         >
                             {time::clock(created_at)}
                         </time>
-                        {tick_view}
+                        {move || tick_view()}
                     </span>
                 </div>
                 <MessageAttachments items=attachments />
                 {move || link_preview.get().and_then(link_card)}
-                <div class="message__reactions">{reaction_pills}</div>
+                <div class="message__reactions">{move || reaction_pills()}</div>
                 <ReadBy readers=readers />
                 {actions}
-                {confirm}
+                {move || confirm()}
             </div>
         </div>
     }

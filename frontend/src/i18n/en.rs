@@ -137,4 +137,10 @@ pub(super) const STRINGS: Strings = Strings {
     open_image: "Open the image {name}",
     download_file: "Download {name} ({size})",
     read_by: "Read by: {names}",
+    search_in_chat: "Search in conversation",
+    search_messages: "Search messages",
+    search_results: "Search results",
+    no_results: "No results",
+    more_results: "More results",
+    close_search: "Close search",
 };

@@ -198,6 +198,14 @@ pub struct Strings {
     pub download_file: &'static str,
     /// `{names}`: the readers, comma-separated.
     pub read_by: &'static str,
+    /// The chat header's search button.
+    pub search_in_chat: &'static str,
+    /// The in-conversation search field.
+    pub search_messages: &'static str,
+    pub search_results: &'static str,
+    pub no_results: &'static str,
+    pub more_results: &'static str,
+    pub close_search: &'static str,
 }
 
 impl Strings {

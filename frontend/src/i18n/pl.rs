@@ -137,4 +137,10 @@ pub(super) const STRINGS: Strings = Strings {
     open_image: "Otwórz obraz {name}",
     download_file: "Pobierz {name} ({size})",
     read_by: "Przeczytane przez: {names}",
+    search_in_chat: "Szukaj w rozmowie",
+    search_messages: "Szukaj wiadomości",
+    search_results: "Wyniki wyszukiwania",
+    no_results: "Brak wyników",
+    more_results: "Więcej wyników",
+    close_search: "Zamknij wyszukiwanie",
 };

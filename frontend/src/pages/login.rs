@@ -169,7 +169,7 @@ pub fn LoginPage() -> impl IntoView {
                         />
                     </div>
                     <p id="login-error" class="login__error" role="alert">
-                        {message}
+                        {move || message()}
                     </p>
                     <button
                         type="submit"

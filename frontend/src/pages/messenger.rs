@@ -143,7 +143,7 @@ pub fn SessionPending() -> impl IntoView {
                 }
             >
                 <p class="session-pending__error" role="alert">
-                    {error_text}
+                    {move || error_text()}
                 </p>
                 <button
                     type="button"

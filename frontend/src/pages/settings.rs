@@ -160,7 +160,7 @@ fn PreferencesSection() -> impl IntoView {
                 role="status"
                 data-testid="settings-status"
             >
-                {status_text}
+                {move || status_text()}
             </p>
         </section>
     }
@@ -272,7 +272,7 @@ fn PasswordSection() -> impl IntoView {
                     role="status"
                     data-testid="password-status"
                 >
-                    {status_text}
+                    {move || status_text()}
                 </p>
                 <button
                     type="submit"
