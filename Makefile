@@ -41,13 +41,16 @@ clippy:
 	cargo clippy -p frontend -p shared --target wasm32-unknown-unknown -- -D warnings
 
 # cargo-nextest (on these machines) kills and names a hanging test; plain
-# cargo test is the fallback where it is missing.
+# cargo test is the fallback where it is missing. The SPA's unit tests
+# (formatting, plurals, search snippets) run natively, in a separate
+# invocation so its features do not change the backend's build.
 test-rust:
 	if cargo nextest --version >/dev/null 2>&1; then \
 	  cargo nextest run --workspace --exclude frontend; \
 	else \
 	  cargo test --workspace --exclude frontend; \
 	fi
+	cargo test -p frontend
 
 spa:
 	trunk build --release --offline
