@@ -183,11 +183,10 @@ fn spawn_memory_trim() {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            // A few milliseconds on a large heap: off the async workers.
             // SAFETY: malloc_trim takes no pointers; it only walks the
             // allocator's own free lists under their locks.
-            unsafe {
-                libc::malloc_trim(0);
-            }
+            let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
         }
     });
 }

@@ -18,10 +18,10 @@
 //! row before it inserts its outbox rows (which lock nothing: senders never
 //! wait for each other on outbox rows), so the delete either waits for the
 //! sender's commit and sees its message, or runs first and the sender then
-//! finds no row and inserts a new one. An instance that dies after the SMTP server
-//! accepted but before that delete (a few milliseconds) sends the mail again
-//! once its lease ends; the repeat has the same `Message-ID`, which lets
-//! mail systems drop it. Sending never holds a database lock.
+//! finds no row and inserts a new one. An instance that dies after the SMTP
+//! server accepted but before that delete (a few milliseconds) sends the
+//! mail again once its lease ends; the repeat has the same `Message-ID`,
+//! which lets mail systems drop it. Sending never holds a database lock.
 //!
 //! Who is skipped (the row is deleted without mail): members who read the
 //! conversation (nothing unread and not deleted after their read position),
