@@ -231,17 +231,15 @@ pub async fn run(db: &DatabaseConnection, opts: &Options) -> anyhow::Result<Repo
         lap(&mut ctx, "users");
         import_groups(&mut ctx).await?;
         lap(&mut ctx, "groups");
-        let deferred = defer_search_index(&mut ctx).await?;
+        defer_search_index(&mut ctx).await?;
         import_private(&mut ctx).await?;
         lap(&mut ctx, "private messages");
         import_group_messages(&mut ctx).await?;
         lap(&mut ctx, "group messages");
         link_replies(&mut ctx).await?;
         lap(&mut ctx, "replies");
-        if deferred {
-            build_search_index(ctx.db).await?;
-            lap(&mut ctx, "search index");
-        }
+        build_search_index(ctx.db).await?;
+        lap(&mut ctx, "search index");
         import_attachments(&mut ctx).await?;
         lap(&mut ctx, "attachments");
         read_state(&mut ctx).await?;
@@ -256,15 +254,15 @@ pub async fn run(db: &DatabaseConnection, opts: &Options) -> anyhow::Result<Repo
 }
 
 /// Into an empty service on PostgreSQL, the trigram index of message search
-/// is dropped before the messages and built once over the finished table:
-/// one sort instead of a GIN insertion for every message and every reply
-/// link (the bulk of the import's time). A run that stops in between leaves
-/// the index missing until the next run, which builds it whether or not it
-/// dropped it (search works meanwhile, without the index). Returns whether
-/// the index has to be built at the end.
-async fn defer_search_index(ctx: &mut Ctx<'_>) -> anyhow::Result<bool> {
+/// is dropped before the messages and built once over the finished table
+/// ([`build_search_index`]): one sort instead of a GIN insertion for every
+/// message and every reply link (the bulk of the import's time). A run that
+/// stops in between leaves the index missing until the next run, which
+/// builds it whether or not it dropped it (search works meanwhile, without
+/// the index).
+async fn defer_search_index(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
     if ctx.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        return Ok(false);
+        return Ok(());
     }
     let empty = target_count(
         ctx.db,
@@ -283,13 +281,16 @@ async fn defer_search_index(ctx: &mut Ctx<'_>) -> anyhow::Result<bool> {
             "the service held no messages: the search index was built after the import".to_owned(),
         );
     }
-    // Also after an interrupted first run, which left it dropped.
-    Ok(true)
+    Ok(())
 }
 
-/// Builds the search index if it is missing, with the memory a one-off
+/// Builds the search index if it is missing (PostgreSQL; also after an
+/// interrupted first run, which left it dropped), with the memory a one-off
 /// sort of every message deserves.
 async fn build_search_index(db: &DatabaseConnection) -> anyhow::Result<()> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
     let txn = db.begin().await?;
     txn.execute_unprepared("SET LOCAL maintenance_work_mem = '256MB'")
         .await?;
@@ -885,12 +886,11 @@ async fn import_group_messages(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
 /// `parent_id` -> `reply_to_id`, once every message has its new id (a
 /// parent may come later in id order). A parent in another conversation
 /// is not linked: a reply quote must never show another pair's message.
-/// Old replies (`parent_id`) become `reply_to_id` where both messages are
-/// in the same conversation. Set-based: the (reply, parent) pairs go into a
-/// temporary table in the target, then one UPDATE joins them through the
-/// map, instead of looking up every pair. One transaction (the temporary
-/// table lives on its connection); it only fills `reply_to_id`s that are
-/// still empty, so a run that died in it simply does it again.
+/// Set-based: the (reply, parent) pairs go into a temporary table in the
+/// target, then one UPDATE joins them through the map, instead of looking
+/// up every pair. One transaction (the temporary table lives on its
+/// connection); it only fills `reply_to_id`s that are still empty, so a run
+/// that died in it simply does it again.
 async fn link_replies(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
     let total = ctx
         .src
