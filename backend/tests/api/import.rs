@@ -226,7 +226,7 @@ async fn everything_is_imported(kind: Db) {
         .await
         .expect("import");
     assert!(report.ok(), "{}", report.render());
-    assert!(search_index_built(&app.db).await);
+    assert!(search_index_built(&app).await);
     let table = report.render();
     for line in ["users", "conversations", "messages", "attachments"] {
         assert!(
@@ -404,22 +404,15 @@ async fn everything_is_imported_into_sqlite() {
 /// Whether PostgreSQL has the trigram index of search (always true on
 /// SQLite, which has none): the import drops it while it fills an empty
 /// service and must always leave it built.
-async fn search_index_built(db: &DatabaseConnection) -> bool {
-    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        return true;
-    }
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DatabaseBackend::Postgres,
-            format!(
-                "SELECT count(*) AS n FROM pg_indexes WHERE indexname = '{}'",
+async fn search_index_built(app: &TestApp) -> bool {
+    app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres
+        || app
+            .scalar_i64(&format!(
+                "SELECT count(*) FROM pg_indexes WHERE indexname = '{}'",
                 migration::SEARCH_INDEX_NAME
-            ),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap() == 1
+            ))
+            .await
+            == 1
 }
 
 async fn second_run_and_resume(kind: Db) {
@@ -439,12 +432,12 @@ async fn second_run_and_resume(kind: Db) {
     }
     if kind == Db::Postgres {
         // The first run stopped after dropping the index for the messages.
-        assert!(!search_index_built(&app.db).await);
+        assert!(!search_index_built(&app).await);
     }
     opts.stop_after_batches = None;
     let report = import::run(&app.db, &opts).await.expect("resumed");
     assert!(report.ok(), "{}", report.render());
-    assert!(search_index_built(&app.db).await);
+    assert!(search_index_built(&app).await);
     assert_messages(&app.db, &src.conn).await;
     let after_first = counts(&app.db).await;
 
