@@ -208,11 +208,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let conn = open_db(&db).await?;
             match direction {
                 Direction::Up => {
-                    Migrator::up(&conn, None).await?;
+                    crate::db::migrate(&conn).await?;
                     println!("Migrations applied.");
                 }
                 Direction::Down => {
-                    Migrator::down(&conn, None).await?;
+                    crate::db::rollback(&conn).await?;
                     println!("Migrations rolled back.");
                 }
                 Direction::Status => {

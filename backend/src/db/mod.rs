@@ -7,7 +7,10 @@ pub mod entities;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    TransactionTrait,
+};
 
 /// Which kind of database a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +81,29 @@ pub async fn connect_with(
 }
 
 /// Applies every pending migration.
+///
+/// On SQLite they all run in one transaction, so on one connection of the
+/// pool and all or nothing. A pooled SQLite connection that has not read
+/// the database since another connection changed its schema compiles DDL
+/// against the schema it remembers, and refuses a `CREATE INDEX` of an
+/// index dropped meanwhile with "already exists" (seen after a rollback).
+/// PostgreSQL runs each migration in its own transaction already.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        let txn = db.begin().await?;
+        Migrator::up(&txn, None).await?;
+        return txn.commit().await;
+    }
     Migrator::up(db, None).await
+}
+
+/// Rolls every applied migration back (`messaging migrate down`), on
+/// SQLite in one transaction like `migrate`.
+pub async fn rollback(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        let txn = db.begin().await?;
+        Migrator::down(&txn, None).await?;
+        return txn.commit().await;
+    }
+    Migrator::down(db, None).await
 }
