@@ -108,20 +108,19 @@ pub async fn user_for(
     value: &str,
 ) -> Result<Option<users::Model>, DomainError> {
     let now = Utc::now();
-    let Some(row) = api_tokens::Entity::find()
-        .filter(api_tokens::Column::TokenHash.eq(token::hash(value)))
-        .one(db)
-        .await?
+    let Some((row, user)) = super::find_with_user::<api_tokens::Entity>(
+        db,
+        api_tokens::Column::TokenHash,
+        api_tokens::Column::UserId,
+        token::hash(value),
+    )
+    .await?
     else {
         return Ok(None);
     };
-    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
+    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) || !user.is_active {
         return Ok(None);
     }
-    let user = users::Entity::find_by_id(row.user_id).one(db).await?;
-    let Some(user) = user.filter(|u| u.is_active) else {
-        return Ok(None);
-    };
     if row.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY) {
         let id = row.id;
         let mut am: api_tokens::ActiveModel = row.into();

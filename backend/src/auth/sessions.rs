@@ -45,10 +45,13 @@ pub async fn user_for(
     value: &str,
 ) -> Result<Option<users::Model>, DomainError> {
     let now = Utc::now();
-    let Some(session) = sessions::Entity::find()
-        .filter(sessions::Column::TokenHash.eq(token::hash(value)))
-        .one(db)
-        .await?
+    let Some((session, user)) = super::find_with_user::<sessions::Entity>(
+        db,
+        sessions::Column::TokenHash,
+        sessions::Column::UserId,
+        token::hash(value),
+    )
+    .await?
     else {
         return Ok(None);
     };
@@ -56,10 +59,9 @@ pub async fn user_for(
         sessions::Entity::delete_by_id(session.id).exec(db).await?;
         return Ok(None);
     }
-    let user = users::Entity::find_by_id(session.user_id).one(db).await?;
-    let Some(user) = user.filter(|u| u.is_active) else {
+    if !user.is_active {
         return Ok(None);
-    };
+    }
     if now - session.last_used_at > TOUCH_EVERY {
         let id = session.id;
         let mut am: sessions::ActiveModel = session.into();

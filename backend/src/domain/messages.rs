@@ -18,6 +18,7 @@ use shared::dto::messages::{
 use shared::dto::users::UserBrief;
 
 use super::conversations::{DEFAULT_PAGE, MAX_PAGE, member_ids, membership};
+use super::send::{NewMessage, Stored, store};
 use super::{DomainError, render};
 use crate::db::entities::{
     conv_messages, conversation_members as members, conversations as convs, message_attachments,
@@ -370,8 +371,9 @@ fn parse_client_id(c: Option<String>) -> Result<Option<String>, DomainError> {
 
 /// Counts one message against the sender's MESSAGES_PER_MINUTE /
 /// MESSAGES_BURST allowance (sent and forwarded alike); `RateLimited` when
-/// it is used up. Called after every check, right before storing, so a
-/// refused or invalid request costs nothing of it.
+/// it is used up. Called after every other check, right before storing, so
+/// an invalid request costs nothing of it (a send into a conversation the
+/// sender is not in does: that is checked as the message is stored).
 async fn take_send_allowance(st: &AppState, user_id: i64) -> Result<(), DomainError> {
     let key = format!("send:{user_id}");
     Ok(st.limiter.acquire(&key, st.settings.message_rate()).await?)
@@ -387,12 +389,10 @@ pub async fn send(
 ) -> Result<(MessageDto, bool), DomainError> {
     let db = &st.db;
     let user_id = sender.id;
-    // The members are the audience too: one statement for both.
-    let audience = member_ids(db, conversation_id).await?;
-    if !audience.contains(&user_id) {
-        return Err(DomainError::NotFound);
-    }
-    // A retry with the same client_id is not looked up first: the unique
+    // Membership is checked where the message is stored (`send::store`),
+    // in the same statement on PostgreSQL; a reply is checked against the
+    // conversation only for a member, so that an outsider learns nothing
+    // of its messages. A retry with the same client_id is not looked up first: the unique
     // (sender, client_id) index refuses the second insert and the first
     // message is returned below, so a first send costs no extra statement.
     let client_id = parse_client_id(req.client_id)?;
@@ -407,22 +407,23 @@ pub async fn send(
     }
     let content = validate_content(&req.content, !attachment_ids.is_empty())?;
     if let Some(rid) = req.reply_to_id {
+        membership(db, conversation_id, user_id).await?;
         require_in_conversation(db, conversation_id, rid, "reply_to_id", true).await?;
     }
     take_send_allowance(st, user_id).await?;
-    let stored = store(
-        st,
-        user_id,
+    let new = NewMessage {
         conversation_id,
+        sender_id: user_id,
         content,
-        req.reply_to_id,
-        None,
-        client_id.clone(),
-        &attachment_ids,
-    )
-    .await;
-    let row = match stored {
-        Ok(row) => row,
+        reply_to_id: req.reply_to_id,
+        forwarded_from_id: None,
+        client_id: client_id.clone(),
+        attachment_ids,
+    };
+    let has_attachments = !new.attachment_ids.is_empty();
+    let stored = store(db, new, st.settings.notify_batch_window()).await;
+    let Stored { row, audience } = match stored {
+        Ok(stored) => stored,
         // A retry, or the same client_id raced in on another request:
         // return the first message. It is announced again: the client
         // retries because it got no answer, and the first attempt may have
@@ -434,6 +435,7 @@ pub async fn send(
             match find_by_client_id(db, user_id, cid).await? {
                 Some(existing) => {
                     let dto = one_dto(db, user_id, existing).await?;
+                    let audience = member_ids(db, conversation_id).await?;
                     publish_message(st, &audience, &dto, false).await;
                     return Ok((dto, false));
                 }
@@ -444,7 +446,7 @@ pub async fn send(
     };
     let fresh = Lookups {
         reactions: false,
-        attachments: !attachment_ids.is_empty(),
+        attachments: has_attachments,
         known: Some(sender),
     };
     let dto = to_dtos_with(db, user_id, vec![row], fresh)
@@ -506,103 +508,6 @@ async fn publish_message(st: &AppState, audience: &[i64], dto: &MessageDto, edit
         Event::NewMessage { message }
     };
     st.bus.publish(audience, event).await;
-}
-
-/// Inserts a message and moves the conversation on, in one transaction:
-/// last message, activity time, un-archiving, the sender's read position
-/// and the attachments.
-#[allow(clippy::too_many_arguments)]
-async fn store(
-    st: &AppState,
-    user_id: i64,
-    conversation_id: i64,
-    content: String,
-    reply_to_id: Option<i64>,
-    forwarded_from_id: Option<i64>,
-    client_id: Option<String>,
-    attachment_ids: &[i64],
-) -> Result<conv_messages::Model, DomainError> {
-    let now = Utc::now();
-    let txn = st.db.begin().await?;
-    let row = conv_messages::ActiveModel {
-        conversation_id: Set(conversation_id),
-        sender_id: Set(Some(user_id)),
-        content_html: Set(render::to_html(&content)),
-        content_search: Set(render::search_text(&content)),
-        content: Set(content),
-        reply_to_id: Set(reply_to_id),
-        forwarded_from_id: Set(forwarded_from_id),
-        client_id: Set(client_id),
-        edited_at: Set(None),
-        is_deleted: Set(false),
-        deleted_at: Set(None),
-        link_preview: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    if !attachment_ids.is_empty() {
-        let res = message_attachments::Entity::update_many()
-            .col_expr(message_attachments::Column::MessageId, Expr::val(row.id))
-            .filter(message_attachments::Column::Id.is_in(attachment_ids.iter().copied()))
-            .filter(message_attachments::Column::UploaderId.eq(user_id))
-            .filter(message_attachments::Column::MessageId.is_null())
-            .exec(&txn)
-            .await?;
-        if res.rows_affected != attachment_ids.len() as u64 {
-            txn.rollback().await?;
-            return Err(DomainError::invalid(
-                "attachment_ids",
-                "must be your own uploads that are not attached yet",
-            ));
-        }
-    }
-    // One statement for two rules: a new message brings an archived
-    // conversation back to the main list, and what I sent, I have read.
-    let me = Expr::col(members::Column::UserId).eq(user_id);
-    members::Entity::update_many()
-        .col_expr(members::Column::IsArchived, Expr::val(false))
-        .col_expr(
-            members::Column::LastReadMessageId,
-            Expr::case(me.clone(), Expr::val(row.id))
-                .finally(Expr::col(members::Column::LastReadMessageId))
-                .into(),
-        )
-        .col_expr(
-            members::Column::LastReadAt,
-            Expr::case(me.clone(), Expr::val(now))
-                .finally(Expr::col(members::Column::LastReadAt))
-                .into(),
-        )
-        .filter(members::Column::ConversationId.eq(conversation_id))
-        .filter(members::Column::IsArchived.eq(true).or(me))
-        .exec(&txn)
-        .await?;
-    // Last, the conversation row, which every sender of this conversation
-    // updates: concurrent sends in one conversation wait for each other
-    // only from here to the commit. The outbox insert locks nothing, and it
-    // must come after this update: the e-mail worker reads the
-    // conversation's last message under a share lock before it deletes a
-    // mailed row (`jobs::notify::worker`), so it either waits for this
-    // transaction or this one waits for it and then finds the row gone.
-    convs::Entity::update_many()
-        .col_expr(convs::Column::LastMessageId, Expr::val(row.id))
-        .col_expr(convs::Column::UpdatedAt, Expr::val(now))
-        .filter(convs::Column::Id.eq(conversation_id))
-        .exec(&txn)
-        .await?;
-    super::notify::queue_new_message(
-        &txn,
-        conversation_id,
-        row.id,
-        user_id,
-        now,
-        st.settings.notify_batch_window(),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(row)
 }
 
 /// Edits the caller's own message within the edit window.
@@ -768,19 +673,17 @@ pub async fn forward(
         ));
     }
     take_send_allowance(st, user_id).await?;
-    let row = store(
-        st,
-        user_id,
-        target_conversation_id,
-        msg.content,
-        None,
-        Some(msg.id),
-        None,
-        &[],
-    )
-    .await?;
+    let new = NewMessage {
+        conversation_id: target_conversation_id,
+        sender_id: user_id,
+        content: msg.content,
+        reply_to_id: None,
+        forwarded_from_id: Some(msg.id),
+        client_id: None,
+        attachment_ids: Vec::new(),
+    };
+    let Stored { row, audience } = store(db, new, st.settings.notify_batch_window()).await?;
     let dto = one_dto(db, user_id, row).await?;
-    let audience = member_ids(db, dto.conversation_id).await?;
     publish_message(st, &audience, &dto, false).await;
     st.link_previews
         .enqueue(dto.id, dto.content.as_deref().unwrap_or_default());

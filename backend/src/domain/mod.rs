@@ -9,6 +9,7 @@ pub mod pins;
 pub mod presence;
 pub mod reactions;
 pub mod render;
+pub mod send;
 pub mod users;
 
 use sea_orm::DbErr;

@@ -439,7 +439,13 @@ db_test!(
         app.send(&anna, g.id, "do wszystkich").await;
         let send_big = app.statements() - before;
         assert_eq!(send_small, send_big);
-        assert!(send_big <= 7, "{send_big}");
+        // The session with its user, then on PostgreSQL one statement
+        // (`send::store`); on SQLite the members and four writes.
+        let bound = match app.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => 2,
+            _ => 6,
+        };
+        assert!(send_big <= bound, "{send_big}");
     }
 );
 
