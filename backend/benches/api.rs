@@ -51,7 +51,7 @@ const FIRST_SENDER_CONVERSATION: i64 = 11;
 const WARMUP: usize = 50;
 const READS: usize = 1_000;
 const SEARCHES: usize = 200;
-const SENDS_PER_SENDER: usize = 200;
+const SENDS_PER_SENDER: usize = 2000;
 const SEND_WARMUP_PER_SENDER: usize = 20;
 /// Sends of the single-sender comparison (latency without contention).
 const SINGLE_SENDS: usize = 500;
@@ -947,7 +947,9 @@ async fn run(bench_db: &BenchDb) -> anyhow::Result<()> {
         &db,
         "SELECT name || ' ' || current_setting(name) FROM pg_settings \
          WHERE name IN ('server_version', 'shared_buffers', 'synchronous_commit', \
-                        'plan_cache_mode', 'max_parallel_workers_per_gather') ORDER BY name",
+                        'plan_cache_mode', 'max_parallel_workers_per_gather') \
+         UNION ALL SELECT 'TLS ' || CASE WHEN ssl THEN 'on' ELSE 'off' END \
+         FROM pg_stat_ssl WHERE pid = pg_backend_pid() ORDER BY 1",
     )
     .await?;
     println!("\nmachine: {}", machine());

@@ -192,11 +192,15 @@ async fn store_in_a_transaction(
     now: DateTime<Utc>,
     batch_window: Duration,
 ) -> Result<Stored, DomainError> {
-    let txn = db.begin().await?;
-    let audience = member_ids(&txn, new.conversation_id).await?;
+    // Read before the transaction, which then starts with its first write:
+    // a SQLite transaction that reads first cannot take the write lock
+    // once another connection has committed since (SQLITE_BUSY at once,
+    // not after the busy timeout).
+    let audience = member_ids(db, new.conversation_id).await?;
     if !audience.contains(&new.sender_id) {
         return Err(DomainError::NotFound);
     }
+    let txn = db.begin().await?;
     let row = conv_messages::ActiveModel {
         conversation_id: Set(new.conversation_id),
         sender_id: Set(Some(new.sender_id)),
