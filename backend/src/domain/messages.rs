@@ -392,9 +392,10 @@ pub async fn send(
     // Membership is checked where the message is stored (`send::store`),
     // in the same statement on PostgreSQL; a reply is checked against the
     // conversation only for a member, so that an outsider learns nothing
-    // of its messages. A retry with the same client_id is not looked up first: the unique
-    // (sender, client_id) index refuses the second insert and the first
-    // message is returned below, so a first send costs no extra statement.
+    // of its messages. A retry with the same client_id is not looked up
+    // first: the unique (sender, client_id) index refuses the second
+    // insert and the first message is returned below, so a first send
+    // costs no extra statement.
     let client_id = parse_client_id(req.client_id)?;
     let mut attachment_ids: Vec<i64> = req.attachment_ids.clone();
     attachment_ids.sort_unstable();
