@@ -128,12 +128,7 @@ impl RedisConn {
         config.fail_fast = false;
         let mut builder = Builder::from_config(config);
         builder
-            .with_performance_config(|p| {
-                p.default_command_timeout = COMMAND_TIMEOUT;
-                // Messages for every local stream pass through here; a lagging
-                // router loses messages and makes every stream resync.
-                p.broadcast_channel_capacity = 16 * 1024;
-            })
+            .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(2);
                 c.internal_command_timeout = Duration::from_secs(2);
@@ -141,6 +136,13 @@ impl RedisConn {
             })
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
         let client = builder.build()?;
+        // Messages for every local stream pass through the subscriber's
+        // pub/sub channel; a lagging router loses messages and makes every
+        // stream resync. fred gives all eight notification channels of a
+        // client this capacity, allocated at once, so only the subscriber
+        // gets it: on the command client too it held ~10 MB for nothing
+        // (heaptrack).
+        builder.with_performance_config(|p| p.broadcast_channel_capacity = 16 * 1024);
         let subscriber = builder.build_subscriber_client()?;
         // The handles drive the connections until the process ends.
         drop(client.connect());
