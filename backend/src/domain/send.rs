@@ -6,11 +6,11 @@
 //! besides search where the two databases run different SQL. PostgreSQL
 //! does everything in one statement of data-modifying CTEs: one round trip
 //! and no BEGIN/COMMIT, which took a send from 7 statements to 2 (with the
-//! caller's session) and is most of what the API benchmark's sending
-//! figures owe to this module. SQLite, which has no such CTEs, runs the same
-//! rules as sea-orm statements in one transaction. The integration tests
-//! send on both databases; `the_postgres_statement_keeps_its_rules` reads
-//! the SQL itself.
+//! caller's session) and more than doubled the sends per second (README,
+//! "Benchmarks"). SQLite, which has no such CTEs, reads the members and
+//! then runs the same writes as sea-orm statements in one transaction. The
+//! integration tests send on both databases;
+//! `the_postgres_statement_keeps_its_rules` reads the SQL itself.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
