@@ -8,7 +8,7 @@ import { type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 import { expect } from './fixtures';
 import { ServerInfo } from './server-info';
-import { TestUser, signIn } from './users';
+import { TestUser, createUser, signIn } from './users';
 
 /** Another signed-in browser (its own context) with its page errors watched. */
 export interface OtherSession {
@@ -101,6 +101,18 @@ export async function createConversation(
     name,
   });
   return detail.id;
+}
+
+/** The most common start: Anna Nowak signed in on `page`, in a 1:1 with Jan Kowalski. */
+export async function annaSignedInWithJan(
+  page: Page,
+  server: ServerInfo,
+): Promise<{ anna: TestUser; jan: TestUser; id: number }> {
+  const anna = await createUser(server, 'Anna Nowak');
+  const jan = await createUser(server, 'Jan Kowalski');
+  await signIn(page, anna);
+  const id = await createConversation(page, server, [jan]);
+  return { anna, jan, id };
 }
 
 export async function sendViaApi(

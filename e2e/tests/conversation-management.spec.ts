@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 
 import { expect, test } from '../fixtures';
 import {
+  annaSignedInWithJan,
   api,
   composer,
   conversationItem,
@@ -19,10 +20,7 @@ mkdirSync(SCREENSHOTS, { recursive: true });
 
 test('presence shows in the header and the list, live', async ({ page, server, browser }) => {
   test.setTimeout(90_000);
-  const anna = await createUser(server, 'Anna Nowak');
-  const jan = await createUser(server, 'Jan Kowalski');
-  await signIn(page, anna);
-  const id = await createConversation(page, server, [jan]);
+  const { jan, id } = await annaSignedInWithJan(page, server);
   await sendViaApi(page, server, id, 'Jesteś?');
   await page.goto(`/wiadomosci/${id}`);
   const subtitle = page.getByTestId('chat-subtitle');
@@ -51,10 +49,7 @@ test('mute and archive; a new message brings an archived conversation back', asy
   server,
   browser,
 }) => {
-  const anna = await createUser(server, 'Anna Nowak');
-  const jan = await createUser(server, 'Jan Kowalski');
-  await signIn(page, anna);
-  const id = await createConversation(page, server, [jan]);
+  const { jan, id } = await annaSignedInWithJan(page, server);
   await sendViaApi(page, server, id, 'Pierwsza');
   await page.goto(`/wiadomosci/${id}`);
   const janSide = await openSession(browser, jan, `/wiadomosci/${id}`);
@@ -102,10 +97,7 @@ test('pins: pin and unpin live, and a click on a pin scrolls back to its message
   server,
   browser,
 }) => {
-  const anna = await createUser(server, 'Anna Nowak');
-  const jan = await createUser(server, 'Jan Kowalski');
-  await signIn(page, anna);
-  const id = await createConversation(page, server, [jan]);
+  const { jan, id } = await annaSignedInWithJan(page, server);
   const oldest = await sendViaApi(page, server, id, 'Najstarsza wiadomość do przypięcia');
   for (let i = 1; i <= 60; i++) {
     await sendViaApi(page, server, id, `Wypełniacz ${i}.`);

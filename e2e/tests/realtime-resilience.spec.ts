@@ -1,5 +1,6 @@
 import { expect, test } from '../fixtures';
 import {
+  annaSignedInWithJan,
   composer,
   conversationItem,
   createConversation,
@@ -21,10 +22,7 @@ test('after the server restarts the app reconnects by itself and no message is l
 }) => {
   test.setTimeout(90_000);
   pageErrors.allow(SERVER_AWAY);
-  const anna = await createUser(server, 'Anna Nowak');
-  const jan = await createUser(server, 'Jan Kowalski');
-  await signIn(page, anna);
-  const id = await createConversation(page, server, [jan]);
+  const { jan, id } = await annaSignedInWithJan(page, server);
   // Some traffic first, so Anna's stream has a Last-Event-ID to resume from.
   for (const text of ['Przed restartem 1', 'Przed restartem 2', 'Przed restartem 3']) {
     await sendViaApi(page, server, id, text);

@@ -1,15 +1,18 @@
 import { expect, test } from '../fixtures';
-import { conversationItem, createConversation, messageWith, sendViaApi } from '../session';
+import {
+  annaSignedInWithJan,
+  conversationItem,
+  createConversation,
+  messageWith,
+  sendViaApi,
+} from '../session';
 import { createUser, signIn } from '../users';
 
 test('searching a conversation finds Polish text in any case, also beyond the loaded page', async ({
   page,
   server,
 }) => {
-  const anna = await createUser(server, 'Anna Nowak');
-  const jan = await createUser(server, 'Jan Kowalski');
-  await signIn(page, anna);
-  const id = await createConversation(page, server, [jan]);
+  const { anna, id } = await annaSignedInWithJan(page, server);
   // The oldest match is more than a page (50) before the newest message.
   await sendViaApi(page, server, id, 'Stare: zażółć gęślą jaźń, dawno temu');
   for (let i = 1; i <= 55; i++) {
@@ -68,10 +71,7 @@ test('the search button is keyboard reachable, Ctrl+F opens the bar and results 
   page,
   server,
 }) => {
-  const anna = await createUser(server, 'Anna Nowak');
-  const jan = await createUser(server, 'Jan Kowalski');
-  await signIn(page, anna);
-  const id = await createConversation(page, server, [jan]);
+  const { jan, id } = await annaSignedInWithJan(page, server);
   for (let i = 1; i <= 25; i++) {
     await sendViaApi(page, server, id, `Łódź numer ${i}`);
   }
