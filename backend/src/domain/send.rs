@@ -60,13 +60,13 @@ pub async fn store(
     let now = Utc::now();
     match db.get_database_backend() {
         DatabaseBackend::Postgres if new.attachment_ids.is_empty() => {
-            store_in_one_statement(db, &new, now, batch_window).await
+            store_in_one_statement(db, new, now, batch_window).await
         }
         DatabaseBackend::Postgres => {
             // Attachments are claimed in the same statement; when some of
             // them are not claimable the whole message is rolled back.
             let txn = db.begin().await?;
-            let stored = store_in_one_statement(&txn, &new, now, batch_window).await?;
+            let stored = store_in_one_statement(&txn, new, now, batch_window).await?;
             txn.commit().await?;
             Ok(stored)
         }
@@ -143,7 +143,7 @@ FROM m";
 
 async fn store_in_one_statement(
     db: &impl ConnectionTrait,
-    new: &NewMessage,
+    new: NewMessage,
     now: DateTime<Utc>,
     batch_window: Duration,
 ) -> Result<Stored, DomainError> {
@@ -153,15 +153,17 @@ async fn store_in_one_statement(
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(",");
+    let html = render::to_html(&new.content);
+    let search = render::search_text(&new.content);
     let values: [Value; 12] = [
         new.conversation_id.into(),
         new.sender_id.into(),
-        new.content.clone().into(),
-        render::to_html(&new.content).into(),
-        render::search_text(&new.content).into(),
+        new.content.into(),
+        html.into(),
+        search.into(),
         new.reply_to_id.into(),
         new.forwarded_from_id.into(),
-        new.client_id.clone().into(),
+        new.client_id.into(),
         now.into(),
         attachments.into(),
         notify::NEW_MESSAGES.into(),
